@@ -1,0 +1,70 @@
+//! The authenticated caller of mint and admin endpoints.
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{HeaderMap, AUTHORIZATION};
+use actix_web::{web, FromRequest, HttpRequest};
+
+use super::{ApiError, AppState};
+use crate::auth::{Client, Role};
+use crate::token::{AccessClaims, TokenError};
+
+/// The client behind a valid access token, sent as `access-token: …`
+/// (Astro Zero's header) or `Authorization: Bearer …`.
+pub struct Caller {
+    pub client_id: String,
+}
+
+impl Caller {
+    /// The caller's client, which must have `role`.
+    pub fn require<'s>(&self, state: &'s AppState, role: Role) -> Result<&'s Client, ApiError> {
+        let client = state
+            .clients
+            .get(&self.client_id)
+            .ok_or(ApiError::AccessTokenRefused(
+                "for a client that no longer exists",
+            ))?;
+        if !client.has_role(role) {
+            return Err(ApiError::RoleRequired(match role {
+                Role::Share => "share",
+                Role::Admin => "admin",
+            }));
+        }
+        Ok(client)
+    }
+}
+
+fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(value) = headers.get("access-token") {
+        return value.to_str().ok().map(str::trim);
+    }
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or(ApiError::Internal)?;
+    let token = presented_token(req.headers()).ok_or(ApiError::AccessTokenMissing)?;
+    let claims = AccessClaims::open(&state.keys, token, state.clock.now()).map_err(|e| {
+        ApiError::AccessTokenRefused(match e {
+            TokenError::Expired => "expired",
+            _ => "not valid",
+        })
+    })?;
+    Ok(Caller {
+        client_id: claims.client_id,
+    })
+}

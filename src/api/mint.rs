@@ -1,0 +1,91 @@
+//! `POST …/connectors/{connector_type}/{connector_name}/sharetoken`.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::caller::Caller;
+use super::{read_body, ApiError, AppState, Success};
+use crate::auth::Role;
+use crate::clock::to_rfc3339;
+use crate::share::MintRequest;
+use crate::storage::ConnectorId;
+use crate::store::TokenRecord;
+use crate::token::ShareClaims;
+
+/// Longest share token handed out, so that view URLs pass proxies
+/// (DESIGN §3); a larger scope is refused with 400.
+pub const MAX_SHARE_TOKEN_LEN: usize = 3 * 1024;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Minted {
+    share_token: String,
+    /// Extra fields (allowed by the contract): the id to revoke by, and times.
+    token_id: String,
+    issued_at: String,
+    expires_at: String,
+}
+
+/// The connector named by the path. actix has already percent-decoded the
+/// segments once (`Namespace%20__TestOBS` is `Namespace __TestOBS`).
+fn connector_from_path(req: &HttpRequest) -> Result<ConnectorId, ApiError> {
+    let (kind, name): (String, String) = req
+        .match_info()
+        .load()
+        .map_err(|_| ApiError::BadRequest("the connector path is not valid".into()))?;
+    ConnectorId::parse(&kind, &name).ok_or_else(|| {
+        ApiError::ConnectorNotFound(format!(
+            "of type '{kind}' (types are obs, minio and objectstorageproxy)"
+        ))
+    })
+}
+
+pub async fn mint_share_token(
+    req: HttpRequest,
+    caller: Caller,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let client = caller.require(&state, Role::Share)?;
+    let connector = connector_from_path(&req)?;
+    if state.connectors.get(&connector).is_none() {
+        return Err(ApiError::ConnectorNotFound(connector.to_string()));
+    }
+    if !client.may_share_from(&connector) {
+        return Err(ApiError::ConnectorForbidden(connector.to_string()));
+    }
+    let body = read_body(payload, state.max_body_bytes).await?;
+    let request = MintRequest::from_json(&body)?;
+
+    let claims = ShareClaims::new(
+        &client.id,
+        connector,
+        request.scope,
+        state.clock.now(),
+        request.timeout_minutes,
+    );
+    let token = claims.seal(&state.keys);
+    if token.len() > MAX_SHARE_TOKEN_LEN {
+        return Err(ApiError::ScopeTooLarge);
+    }
+    // Recorded before it is handed out: a token the store never saw cannot
+    // be audited or revoked by id.
+    state
+        .store
+        .record_issued(&TokenRecord::from_claims(&claims))
+        .await?;
+    log::info!(
+        "minted share token {} for client {} on {} ({}), expires {}",
+        claims.jti,
+        claims.subject,
+        claims.connector,
+        claims.scope.summary(),
+        to_rfc3339(claims.expires_at)
+    );
+    Ok(HttpResponse::Ok().json(Success::new(Minted {
+        share_token: token,
+        token_id: claims.jti.clone(),
+        issued_at: to_rfc3339(claims.issued_at),
+        expires_at: to_rfc3339(claims.expires_at),
+    })))
+}

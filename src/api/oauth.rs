@@ -1,0 +1,113 @@
+//! `POST /baas/auth/v1.0/oauth2/token`: OAuth 2 client credentials.
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::Engine;
+use serde::Serialize;
+
+use super::{read_body, ApiError, AppState};
+use crate::token::AccessClaims;
+
+#[derive(Serialize)]
+struct AccessTokenResponse {
+    access_token: String,
+    expires_in: i64,
+    token_type: &'static str,
+}
+
+/// Client credentials from the form body, or from HTTP Basic
+/// authentication as RFC 6749 §2.3.1 also allows.
+#[derive(Default)]
+struct Credentials {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+fn parse_form(body: &[u8]) -> Result<Credentials, ApiError> {
+    let mut creds = Credentials::default();
+    for (name, value) in form_urlencoded::parse(body) {
+        let slot = match name.as_ref() {
+            "grant_type" => &mut creds.grant_type,
+            "client_id" => &mut creds.client_id,
+            "client_secret" => &mut creds.client_secret,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(ApiError::BadRequest(format!(
+                "form field '{name}' is given more than once"
+            )));
+        }
+        *slot = Some(value.into_owned());
+    }
+    Ok(creds)
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+pub async fn issue_access_token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(payload, state.max_body_bytes).await?;
+    let mut creds = parse_form(&body)?;
+    if let Some((id, secret)) = basic_credentials(req.headers()) {
+        creds.client_id.get_or_insert(id);
+        creds.client_secret.get_or_insert(secret);
+    }
+    match creds.grant_type.as_deref() {
+        Some("client_credentials") => {}
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "grant_type must be client_credentials".into(),
+            ))
+        }
+        None => {
+            return Err(ApiError::BadRequest(
+                "form field 'grant_type' is required".into(),
+            ))
+        }
+    }
+    let (Some(client_id), Some(secret)) = (creds.client_id, creds.client_secret) else {
+        return Err(ApiError::BadRequest(
+            "form fields 'client_id' and 'client_secret' are required".into(),
+        ));
+    };
+    // argon2 is slow on purpose: keep it off the async workers.
+    let verifier = state.clone();
+    let authenticated = web::block(move || {
+        verifier
+            .clients
+            .authenticate(&client_id, &secret)
+            .map(|c| c.id.clone())
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?;
+    let client_id = authenticated.ok_or(ApiError::InvalidClient)?;
+
+    let claims = AccessClaims::new(
+        &client_id,
+        state.clock.now(),
+        state.access_token_ttl_seconds,
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(AccessTokenResponse {
+            access_token: claims.seal(&state.keys),
+            expires_in: state.access_token_ttl_seconds,
+            token_type: "Bearer",
+        }))
+}

@@ -1,0 +1,137 @@
+//! `GET|HEAD …/objectstorage/viewshareobject?object=X&shareToken=Y`.
+//!
+//! Checks run in the order DESIGN §1 fixes: parse → open token → expiry →
+//! revocation → scope → backend. No backend request is made for a request
+//! that fails an earlier step, and a revoked token never reaches the
+//! conditional logic (so it never gets a 304).
+
+use actix_web::http::header::{self, HeaderMap, HeaderName, HttpDate};
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+
+use super::{ApiError, AppState};
+use crate::http::conditional::{self, Conditions, Outcome, Validators};
+use crate::http::headers::{content_disposition, content_type, is_active_content};
+use crate::http::query::ViewQuery;
+use crate::http::range::{self, RangeAnswer};
+use crate::share::ObjectKey;
+use crate::storage::ObjectInfo;
+use crate::token::ShareClaims;
+
+/// Browsers may keep the bytes but must come back, and meet any
+/// revocation, before reusing them.
+const CACHE_CONTROL: &str = "private, no-cache";
+
+pub async fn view_shared_object(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let query =
+        ViewQuery::parse(req.query_string()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let claims = ShareClaims::open(
+        &state.keys,
+        &query.share_token,
+        state.clock.now(),
+        state.nbf_skew_seconds,
+    )?;
+    if state.store.is_revoked(&claims).await? {
+        return Err(ApiError::ShareTokenRevoked);
+    }
+    // A string that is not a valid key (`..`, `a//b`, …) is in no scope.
+    let key = ObjectKey::parse(&query.object).map_err(|_| ApiError::OutOfScope)?;
+    if !claims.scope.allows(&key) {
+        return Err(ApiError::OutOfScope);
+    }
+    let connector = state
+        .connectors
+        .get(&claims.connector)
+        .ok_or_else(|| ApiError::ConnectorNotFound(claims.connector.to_string()))?;
+    let info = connector.head(&key).await?;
+
+    let headers = req.headers();
+    let conditions = conditions(headers);
+    let validators = Validators {
+        etag: info.etag.as_deref(),
+        last_modified: info.last_modified,
+    };
+    let mut response = match conditional::evaluate(&conditions, &validators) {
+        Outcome::PreconditionFailed => return Err(ApiError::PreconditionFailed),
+        Outcome::NotModified => {
+            let mut not_modified = HttpResponse::NotModified();
+            validator_headers(&mut not_modified, &info);
+            return Ok(not_modified.finish());
+        }
+        Outcome::Proceed => HttpResponse::Ok(),
+    };
+
+    let range_header = conditional::range_applies(&conditions, &validators)
+        .then(|| header_str(headers, &header::RANGE))
+        .flatten();
+    let bytes = match range::answer(range_header, info.size) {
+        RangeAnswer::Unsatisfiable => {
+            return Err(ApiError::RangeNotSatisfiable { size: info.size });
+        }
+        RangeAnswer::Whole => 0..info.size,
+        RangeAnswer::Partial(bytes) => {
+            response.status(actix_web::http::StatusCode::PARTIAL_CONTENT);
+            response.insert_header((
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{}", bytes.start, bytes.end - 1, info.size),
+            ));
+            bytes
+        }
+    };
+
+    validator_headers(&mut response, &info);
+    let mime = content_type(info.content_type.as_deref(), key.as_str());
+    if is_active_content(&mime) {
+        response.insert_header((header::CONTENT_SECURITY_POLICY, "sandbox"));
+    }
+    let file_name = match query.download.as_deref() {
+        Some(name) if !name.is_empty() => name,
+        _ => key.file_name(),
+    };
+    response
+        .insert_header((header::CONTENT_TYPE, mime))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            content_disposition(file_name, query.download.is_some()),
+        ))
+        .no_chunking(bytes.end - bytes.start);
+
+    if req.method() == Method::HEAD {
+        // Same headers as GET, real Content-Length, no body.
+        return Ok(
+            response.streaming(futures_util::stream::empty::<Result<web::Bytes, ApiError>>())
+        );
+    }
+    let body = connector.read(&key, &info, bytes).await?;
+    Ok(response.streaming(body))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn conditions(headers: &HeaderMap) -> Conditions<'_> {
+    Conditions {
+        if_match: header_str(headers, &header::IF_MATCH),
+        if_unmodified_since: header_str(headers, &header::IF_UNMODIFIED_SINCE),
+        if_none_match: header_str(headers, &header::IF_NONE_MATCH),
+        if_modified_since: header_str(headers, &header::IF_MODIFIED_SINCE),
+        if_range: header_str(headers, &header::IF_RANGE),
+    }
+}
+
+/// Headers every answer about the object carries, 304 included.
+fn validator_headers(response: &mut HttpResponseBuilder, info: &ObjectInfo) {
+    response.insert_header((header::CACHE_CONTROL, CACHE_CONTROL));
+    if let Some(etag) = &info.etag {
+        response.insert_header((header::ETAG, etag.as_str()));
+    }
+    if let Some(modified) = info.last_modified {
+        response.insert_header((header::LAST_MODIFIED, HttpDate::from(modified)));
+    }
+}

@@ -1,0 +1,196 @@
+//! The `sharetoken` command line.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use crate::bootstrap;
+use crate::settings::Settings;
+use crate::startup::Application;
+use crate::token::KeyRing;
+
+/// Temporary share links for files in object storage (Astro Zero Sharing Token API).
+#[derive(Debug, Parser)]
+#[command(name = "sharetoken", version)]
+pub struct Cli {
+    /// TOML configuration file; the environment (SHARETOKEN__SECTION__KEY) overrides it.
+    #[arg(long, global = true, env = "SHARETOKEN_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Print a new random token key (PASERK k4.local) for `tokens.keys`.
+    Keygen,
+    /// Read a client secret from standard input and print its argon2 hash
+    /// for `clients[].secret_hash`.
+    HashSecret,
+    /// Revoke a share token by id, through a running server's admin API.
+    Revoke {
+        /// The token id (`tokenId` in the mint answer).
+        token_id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// How the admin commands reach a running server.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Base URL of the server; defaults to http://<server.listen>.
+    #[arg(long, env = "SHARETOKEN_URL")]
+    pub url: Option<String>,
+    /// Admin client id; defaults to the demo client of the data directory.
+    #[arg(long, env = "SHARETOKEN_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// Admin client secret (prefer the environment variable to the flag).
+    #[arg(long, env = "SHARETOKEN_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let outcome = match cli.command {
+        Command::Keygen => {
+            println!("{}", KeyRing::generate_paserk());
+            Ok(())
+        }
+        Command::HashSecret => hash_secret(),
+        Command::Serve => serve(cli.config).await,
+        Command::Revoke { token_id, server } => revoke(cli.config, &token_id, server).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sharetoken: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_settings(config: Option<PathBuf>) -> Result<Settings, String> {
+    Settings::load(config.as_deref()).map_err(|e| format!("configuration: {e}"))
+}
+
+fn hash_secret() -> Result<(), String> {
+    if std::io::stdin().is_terminal() {
+        eprintln!("Type the client secret, then Enter:");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the secret: {e}"))?;
+    let secret = line.trim_end_matches(['\r', '\n']);
+    if secret.is_empty() {
+        return Err("the secret is empty".into());
+    }
+    println!("{}", crate::auth::hash_secret(secret));
+    Ok(())
+}
+
+async fn serve(config: Option<PathBuf>) -> Result<(), String> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let settings = load_settings(config)?;
+    let data_dir = settings.server.data_dir.clone();
+    let listen_host = settings
+        .server
+        .listen
+        .rsplit_once(':')
+        .map(|(host, _)| host.to_owned())
+        .unwrap_or_default();
+    let app = Application::build(settings).await?;
+    let base = format!("http://{listen_host}:{}", app.port());
+    println!(
+        "sharetoken listening on {base} (data directory {})",
+        data_dir.display()
+    );
+    for id in app.connectors() {
+        println!("  connector {id}");
+    }
+    if let Some(demo) = app.demo_client() {
+        // Printed once to the terminal on purpose: it is the demo's only
+        // credential. It never goes through the logger.
+        println!(
+            "  demo client: client_id={} client_secret={}  (from {})",
+            demo.id,
+            demo.secret.expose_secret(),
+            data_dir.join(bootstrap::DEMO_SECRET_FILE).display()
+        );
+        println!("  sample object: {}", bootstrap::SAMPLE_KEY);
+    }
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn revoke(config: Option<PathBuf>, token_id: &str, server: ServerArgs) -> Result<(), String> {
+    let settings = load_settings(config)?;
+    let url = server
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.server.listen));
+    let (client_id, secret) = admin_credentials(&settings, server)?;
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!("{url}/baas/auth/v1.0/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {url}: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("unexpected answer from {url}: {e}"))?;
+    let Some(access_token) = token["access_token"].as_str() else {
+        return Err(format!(
+            "could not authenticate as {client_id}: {}",
+            token["resMsg"]
+        ));
+    };
+    let answer = http
+        .post(format!("{url}/admin/v1/tokens/{token_id}/revoke"))
+        .header("access-token", access_token)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {url}: {e}"))?;
+    let status = answer.status();
+    let body: serde_json::Value = answer
+        .json()
+        .await
+        .map_err(|e| format!("unexpected answer from {url}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "{status}: {}",
+            body["resMsg"].as_str().unwrap_or("")
+        ));
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&body["result"]).unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn admin_credentials(settings: &Settings, server: ServerArgs) -> Result<(String, String), String> {
+    if let (Some(id), Some(secret)) = (server.client_id.clone(), server.client_secret) {
+        return Ok((id, secret));
+    }
+    let file = settings.in_data_dir(bootstrap::DEMO_SECRET_FILE);
+    let secret = std::fs::read_to_string(&file).map_err(|_| {
+        "no admin credentials: pass --client-id and SHARETOKEN_CLIENT_SECRET".to_owned()
+    })?;
+    Ok((
+        server
+            .client_id
+            .unwrap_or_else(|| bootstrap::DEMO_CLIENT_ID.into()),
+        secret.trim().to_owned(),
+    ))
+}

@@ -1,0 +1,166 @@
+//! Configuration: built-in defaults → optional TOML file (`--config`) →
+//! environment `SHARETOKEN__SECTION__KEY` (DESIGN §9).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub tokens: TokenSettings,
+    pub store: StoreSettings,
+    /// Object storage connectors. None configured: the embedded default,
+    /// `objectstorageproxy/local` on `<data_dir>/objects`.
+    pub connectors: Vec<ConnectorSettings>,
+    /// OAuth clients allowed to mint. None configured (and
+    /// `server.demo_client` on): a demo client is made in the data directory.
+    pub clients: Vec<ClientSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: String,
+    /// Where the embedded default keeps its key, store, demo client and objects.
+    pub data_dir: PathBuf,
+    /// Largest request body accepted, in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Make (and print) a demo client when no client is configured.
+    pub demo_client: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./var"),
+            max_body_bytes: 64 * 1024,
+            workers: 0,
+            demo_client: true,
+        }
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// PASERK `k4.local` keys, the minting key first; every key verifies.
+    pub keys: Vec<SecretString>,
+    /// A file with one PASERK key a line (same order rule), instead of `keys`.
+    pub key_file: Option<PathBuf>,
+    /// Leeway for `nbf` only, in seconds; expiry never has leeway.
+    pub nbf_skew_seconds: i64,
+    /// Life of an OAuth access token, in seconds.
+    pub access_token_ttl_seconds: i64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            key_file: None,
+            nbf_skew_seconds: 0,
+            access_token_ttl_seconds: 1800,
+        }
+    }
+}
+
+// Hand-written so that keys can never be printed.
+impl fmt::Debug for TokenSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSettings")
+            .field("keys", &format_args!("[{} redacted]", self.keys.len()))
+            .field("key_file", &self.key_file)
+            .field("nbf_skew_seconds", &self.nbf_skew_seconds)
+            .field("access_token_ttl_seconds", &self.access_token_ttl_seconds)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `embedded` (a redb file in the data directory).
+    pub kind: String,
+    /// How often expired tokens are pruned, in seconds.
+    pub prune_interval_seconds: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            kind: "embedded".into(),
+            prune_interval_seconds: 60,
+        }
+    }
+}
+
+// NOTE: no deny_unknown_fields here: serde cannot combine it with flatten.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectorSettings {
+    /// `obs`, `minio` or `objectstorageproxy`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The name used in the mint path (may hold spaces).
+    pub name: String,
+    #[serde(flatten)]
+    pub backend: BackendSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "backend", rename_all = "lowercase")]
+pub enum BackendSettings {
+    /// A directory on this machine.
+    Local { root: PathBuf },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    /// The OAuth `client_id`.
+    pub id: String,
+    /// argon2 PHC string of the secret (`sharetoken hash-secret`).
+    pub secret_hash: String,
+    /// `share` (mint) and/or `admin` (revoke, list, audit).
+    #[serde(default = "default_roles")]
+    pub roles: Vec<String>,
+    /// Connectors this client may share from, as `type/name`; `*` for all.
+    #[serde(default)]
+    pub connectors: Vec<String>,
+}
+
+fn default_roles() -> Vec<String> {
+    vec!["share".into()]
+}
+
+impl Settings {
+    /// Loads defaults, then the file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, config::ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("SHARETOKEN")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("tokens.keys")
+                .try_parsing(true),
+        );
+        builder.build()?.try_deserialize()
+    }
+
+    /// A file path from the configuration, relative to the data directory
+    /// when it is not absolute.
+    pub fn in_data_dir(&self, name: &str) -> PathBuf {
+        self.server.data_dir.join(name)
+    }
+}

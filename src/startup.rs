@@ -1,0 +1,124 @@
+//! Builds the application from settings and binds its listener, so tests
+//! can start the real server on port 0 and ask for its port.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use secrecy::ExposeSecret;
+
+use crate::api::{self, AppState};
+use crate::auth::Clients;
+use crate::bootstrap::{self, DemoClient};
+use crate::clock::{Clock, SystemClock};
+use crate::settings::Settings;
+use crate::storage::{ConnectorId, Connectors};
+use crate::store::{EmbeddedStore, TokenStore};
+use crate::token::KeyRing;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Arc<dyn TokenStore>,
+    clock: Arc<dyn Clock>,
+    prune_every: Duration,
+    demo_client: Option<DemoClient>,
+    connectors: Vec<ConnectorId>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, String> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`build`](Self::build), with a clock of the caller's (tests).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
+        let prepared = bootstrap::prepare(settings)?;
+        let settings = prepared.settings;
+        let key_texts: Vec<&str> = prepared.keys.iter().map(|k| k.expose_secret()).collect();
+        let keys = KeyRing::from_paserk(&key_texts).map_err(|e| e.to_string())?;
+        let clients = Clients::from_settings(&settings.clients)?;
+        let connectors = Connectors::from_settings(&settings.connectors)?;
+        let store: Arc<dyn TokenStore> = match settings.store.kind.as_str() {
+            "embedded" => Arc::new(
+                EmbeddedStore::open(&settings.in_data_dir(bootstrap::STORE_FILE))
+                    .map_err(|e| e.0)?,
+            ),
+            other => return Err(format!("unknown store kind '{other}' (use embedded)")),
+        };
+        let connector_ids = connectors.ids().cloned().collect();
+
+        let state = web::Data::new(AppState {
+            keys,
+            clients,
+            connectors,
+            store: Arc::clone(&store),
+            clock: Arc::clone(&clock),
+            nbf_skew_seconds: settings.tokens.nbf_skew_seconds,
+            access_token_ttl_seconds: settings.tokens.access_token_ttl_seconds,
+            max_body_bytes: settings.server.max_body_bytes,
+        });
+
+        let listener = TcpListener::bind(&settings.server.listen)
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.server.listen))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(api::access_logger())
+                .app_data(state.clone())
+                .configure(api::routes)
+                .default_service(web::to(api::not_found))
+        })
+        .listen(listener)
+        .map_err(|e| e.to_string())?;
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            store,
+            clock,
+            prune_every: Duration::from_secs(settings.store.prune_interval_seconds.max(1)),
+            demo_client: prepared.demo_client,
+            connectors: connector_ids,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn demo_client(&self) -> Option<&DemoClient> {
+        self.demo_client.as_ref()
+    }
+
+    pub fn connectors(&self) -> &[ConnectorId] {
+        &self.connectors
+    }
+
+    /// Serves until the server stops; prunes expired tokens meanwhile.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let pruner = tokio::spawn(prune_forever(self.store, self.clock, self.prune_every));
+        let result = self.server.await;
+        pruner.abort();
+        result
+    }
+}
+
+async fn prune_forever(store: Arc<dyn TokenStore>, clock: Arc<dyn Clock>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        match store.prune_expired(clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("pruned {n} expired token records"),
+            Err(e) => log::warn!("pruning expired tokens failed: {e}"),
+        }
+    }
+}
