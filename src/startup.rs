@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use secrecy::ExposeSecret;
 
@@ -52,6 +52,12 @@ impl Application {
             other => return Err(format!("unknown store kind '{other}' (use embedded)")),
         };
         let connector_ids = connectors.ids().cloned().collect();
+        // Prune once before serving, then periodically (run_until_stopped).
+        match store.prune_expired(clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("pruned {n} expired token records"),
+            Err(e) => log::warn!("pruning expired tokens failed: {e}"),
+        }
 
         let state = web::Data::new(AppState {
             keys,
@@ -71,6 +77,8 @@ impl Application {
             App::new()
                 .wrap(api::access_logger())
                 .app_data(state.clone())
+                .app_data(api::query_config())
+                .app_data(api::path_config())
                 .configure(api::routes)
                 .default_service(web::to(api::not_found))
         })
@@ -88,6 +96,11 @@ impl Application {
             demo_client: prepared.demo_client,
             connectors: connector_ids,
         })
+    }
+
+    /// Stops the server (tests: restarts on the same data directory).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
     }
 
     pub fn port(&self) -> u16 {

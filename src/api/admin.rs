@@ -1,13 +1,16 @@
 //! The admin API (DESIGN §6), for access tokens with role `admin`.
 
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
 use super::{ApiError, AppState, Success};
 use crate::auth::Role;
 use crate::clock::to_rfc3339;
-use crate::store::{Revocation, TokenRecord};
+use crate::store::{Revocation, TokenFilter, TokenRecord, TokenState};
+
+/// Largest page the token list returns.
+const MAX_PAGE: usize = 1000;
 
 /// A token record as the admin API shows it.
 #[derive(Serialize)]
@@ -21,17 +24,11 @@ struct TokenView {
     issued_at: String,
     expires_at: String,
     revoked_at: Option<String>,
-    state: &'static str,
+    state: TokenState,
 }
 
 fn view(record: TokenRecord, now: i64) -> TokenView {
-    let state = if record.revoked_at.is_some() {
-        "revoked"
-    } else if now >= record.expires_at {
-        "expired"
-    } else {
-        "active"
-    };
+    let state = record.state(now);
     TokenView {
         token_id: record.jti,
         client: record.client,
@@ -75,4 +72,50 @@ pub async fn revoke_token(
         Revocation::Unknown => return Err(ApiError::TokenNotFound),
     };
     Ok(HttpResponse::Ok().json(Success::new(view(record, now))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    connector: Option<String>,
+    client: Option<String>,
+    state: Option<TokenState>,
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TokenPage {
+    tokens: Vec<TokenView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// `GET /admin/v1/tokens?connector=&client=&state=&limit=&after=`
+pub async fn list_tokens(
+    caller: Caller,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&state, Role::Admin)?;
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let filter = TokenFilter {
+        connector: query.connector,
+        client: query.client,
+        state: query.state,
+    };
+    let now = state.clock.now();
+    let records = state
+        .store
+        .list_tokens(&filter, now, query.after.as_deref(), limit)
+        .await?;
+    let next = (records.len() == limit)
+        .then(|| records.last().map(|r| r.jti.clone()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(Success::new(TokenPage {
+        tokens: records.into_iter().map(|r| view(r, now)).collect(),
+        next,
+    })))
 }

@@ -46,6 +46,10 @@ pub enum ApiError {
     /// 403: the caller lacks a role.
     #[error("this client lacks the '{0}' role")]
     RoleRequired(&'static str),
+    /// 403: the object key was not percent-encoded (a raw `?`), so the key
+    /// it names cannot be trusted.
+    #[error("{0}")]
+    UnencodedKey(String),
     /// 403: the object is outside the token's scope.
     #[error("the share token does not cover this object")]
     OutOfScope,
@@ -102,6 +106,7 @@ impl ApiError {
             ApiError::ShareTokenRevoked => "ST.ShareTokenRevoked",
             ApiError::ConnectorForbidden(_) => "ST.ConnectorForbidden",
             ApiError::RoleRequired(_) => "ST.RoleRequired",
+            ApiError::UnencodedKey(_) => "ST.KeyNotEncoded",
             ApiError::OutOfScope => "ST.ObjectOutOfScope",
             ApiError::ConnectorNotFound(_) => "ST.ConnectorNotFound",
             ApiError::ObjectNotFound => "ST.ObjectNotFound",
@@ -138,9 +143,10 @@ impl ResponseError for ApiError {
             | ApiError::InvalidClient
             | ApiError::ShareTokenRefused(_)
             | ApiError::ShareTokenRevoked => StatusCode::UNAUTHORIZED,
-            ApiError::ConnectorForbidden(_) | ApiError::RoleRequired(_) | ApiError::OutOfScope => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::ConnectorForbidden(_)
+            | ApiError::RoleRequired(_)
+            | ApiError::UnencodedKey(_)
+            | ApiError::OutOfScope => StatusCode::FORBIDDEN,
             ApiError::ConnectorNotFound(_)
             | ApiError::ObjectNotFound
             | ApiError::TokenNotFound

@@ -67,6 +67,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .default_service(web::to(method_not_allowed)),
     )
     .service(
+        web::resource("/admin/v1/tokens")
+            .route(web::get().to(admin::list_tokens))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource("/admin/v1/tokens/{jti}")
             .route(web::get().to(admin::token_details))
             .default_service(web::to(method_not_allowed)),
@@ -126,4 +131,16 @@ pub(crate) async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// Query strings that do not fit a handler's type answer in our body.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|err, _| ApiError::BadRequest(format!("bad query: {err}")).into())
+}
+
+/// Path segments that do not fit a handler's type answer in our body.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default()
+        .error_handler(|err, _| ApiError::BadRequest(format!("bad path: {err}")).into())
 }

@@ -12,7 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use super::{ApiError, AppState};
 use crate::http::conditional::{self, Conditions, Outcome, Validators};
 use crate::http::headers::{content_disposition, content_type, is_active_content};
-use crate::http::query::ViewQuery;
+use crate::http::query::{QueryError, ViewQuery};
 use crate::http::range::{self, RangeAnswer};
 use crate::share::ObjectKey;
 use crate::storage::ObjectInfo;
@@ -26,8 +26,10 @@ pub async fn view_shared_object(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let query =
-        ViewQuery::parse(req.query_string()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let query = ViewQuery::parse(req.query_string()).map_err(|e| match e {
+        QueryError::UnencodedObject => ApiError::UnencodedKey(e.to_string()),
+        _ => ApiError::BadRequest(e.to_string()),
+    })?;
     let claims = ShareClaims::open(
         &state.keys,
         &query.share_token,

@@ -19,6 +19,10 @@ pub enum QueryError {
     Duplicated(&'static str),
     #[error("query parameter '{0}' is not valid UTF-8 once decoded")]
     NotUtf8(&'static str),
+    /// A raw `?` in the object: the URL was built without encoding the key,
+    /// so the key it names cannot be trusted (case K6).
+    #[error("the object key holds an unencoded '?'; percent-encode it as %3F")]
+    UnencodedObject,
 }
 
 const OBJECT: &str = "object";
@@ -43,6 +47,9 @@ impl ViewQuery {
             };
             if slot.is_some() {
                 return Err(QueryError::Duplicated(field));
+            }
+            if field == OBJECT && value.contains('?') {
+                return Err(QueryError::UnencodedObject);
             }
             *slot = Some(decode(value).map_err(|_| QueryError::NotUtf8(field))?);
         }
@@ -83,6 +90,14 @@ mod tests {
     fn k5_k6_an_encoded_question_mark_is_part_of_the_key() {
         let q = ViewQuery::parse("object=folder%2Fwhat%3F.png&shareToken=t").unwrap();
         assert_eq!(q.object, "folder/what?.png");
+    }
+
+    #[test]
+    fn k6_a_raw_question_mark_in_the_object_is_refused() {
+        assert_eq!(
+            ViewQuery::parse("object=folder/what?.png&shareToken=t"),
+            Err(QueryError::UnencodedObject)
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{Revocation, StoreError, TokenRecord, TokenStore};
+use std::ops::Bound;
+
+use super::{Revocation, StoreError, TokenFilter, TokenRecord, TokenStore};
 use crate::clock::UnixSeconds;
 use crate::token::ShareClaims;
 
@@ -131,6 +133,42 @@ impl TokenStore for EmbeddedStore {
     async fn token(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
         let jti = jti.to_owned();
         self.blocking(move |db| read_record(db, &jti)).await
+    }
+
+    async fn list_tokens(
+        &self,
+        filter: &TokenFilter,
+        now: UnixSeconds,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        let filter = filter.clone();
+        let after = after.map(str::to_owned);
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let tokens = txn.open_table(TOKENS).map_err(unavailable)?;
+            let start: Bound<&str> = match &after {
+                Some(jti) => Bound::Excluded(jti.as_str()),
+                None => Bound::Unbounded,
+            };
+            let mut page = Vec::new();
+            for entry in tokens
+                .range((start, Bound::<&str>::Unbounded))
+                .map_err(unavailable)?
+            {
+                let (_, bytes) = entry.map_err(unavailable)?;
+                let record: TokenRecord =
+                    serde_json::from_slice(bytes.value()).map_err(unavailable)?;
+                if filter.matches(&record, now) {
+                    page.push(record);
+                    if page.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            Ok(page)
+        })
+        .await
     }
 
     async fn prune_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {

@@ -43,6 +43,46 @@ impl TokenRecord {
     }
 }
 
+/// Where a token stands at some moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenState {
+    Active,
+    Revoked,
+    Expired,
+}
+
+impl TokenRecord {
+    pub fn state(&self, now: UnixSeconds) -> TokenState {
+        if self.revoked_at.is_some() {
+            TokenState::Revoked
+        } else if now >= self.expires_at {
+            TokenState::Expired
+        } else {
+            TokenState::Active
+        }
+    }
+}
+
+/// Which tokens to list; `None` fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenFilter {
+    /// `type/name`.
+    pub connector: Option<String>,
+    pub client: Option<String>,
+    pub state: Option<TokenState>,
+}
+
+impl TokenFilter {
+    pub fn matches(&self, record: &TokenRecord, now: UnixSeconds) -> bool {
+        self.connector
+            .as_ref()
+            .is_none_or(|c| *c == record.connector)
+            && self.client.as_ref().is_none_or(|c| *c == record.client)
+            && self.state.is_none_or(|s| s == record.state(now))
+    }
+}
+
 /// The result of revoking one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Revocation {
@@ -73,6 +113,16 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// One token's record.
     async fn token(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Up to `limit` records matching `filter`, ordered by token id, starting
+    /// after the id `after` (the previous page's last).
+    async fn list_tokens(
+        &self,
+        filter: &TokenFilter,
+        now: UnixSeconds,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<TokenRecord>, StoreError>;
 
     /// Forgets tokens whose expiry has passed; returns how many.
     async fn prune_expired(&self, now: UnixSeconds) -> Result<u64, StoreError>;

@@ -1,0 +1,434 @@
+//! Cases H1–H9 and the other file-serving rules of DESIGN §1.
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::*;
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .unwrap_or_else(|| panic!("header {name} missing"))
+        .to_str()
+        .unwrap()
+}
+
+fn thousand_bytes() -> Vec<u8> {
+    (0..1000u32).map(|i| (i % 251) as u8).collect()
+}
+
+#[tokio::test]
+async fn h1_a_suffix_range_on_an_empty_object_never_says_0_to_minus_1() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "empty", "");
+    let token = app.share_files(&["empty"]).await;
+    let response = app
+        .view_request(Method::GET, "empty", &token)
+        .header("range", "bytes=-5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get("content-range").is_none());
+    assert_eq!(header(response.headers(), "content-length"), "0");
+    assert!(response.bytes().await.unwrap().is_empty());
+
+    let response = app
+        .view_request(Method::GET, "empty", &token)
+        .header("range", "bytes=0-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(response.headers(), "content-range"), "bytes */0");
+    assert_error(response, StatusCode::RANGE_NOT_SATISFIABLE).await;
+}
+
+#[tokio::test]
+async fn h2_an_overlong_range_is_clipped_to_the_object() {
+    let app = spawn_app().await;
+    let bytes = thousand_bytes();
+    app.put(LOCAL, "k", &bytes);
+    let token = app.share_files(&["k"]).await;
+    let response = app
+        .view_request(Method::GET, "k", &token)
+        .header("range", "bytes=800-1500")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        header(response.headers(), "content-range"),
+        "bytes 800-999/1000"
+    );
+    assert_eq!(header(response.headers(), "content-length"), "200");
+    assert_eq!(response.bytes().await.unwrap(), bytes[800..]);
+}
+
+#[tokio::test]
+async fn h3_ranges_past_the_end_and_empty_suffixes_are_416() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "k", thousand_bytes());
+    let token = app.share_files(&["k"]).await;
+    for range in ["bytes=1000-", "bytes=-0", "bytes=5000-6000"] {
+        let response = app
+            .view_request(Method::GET, "k", &token)
+            .header("range", range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            header(response.headers(), "content-range"),
+            "bytes */1000",
+            "{range}"
+        );
+        assert_eq!(
+            assert_error(response, StatusCode::RANGE_NOT_SATISFIABLE).await,
+            "ST.RangeNotSatisfiable"
+        );
+    }
+}
+
+#[tokio::test]
+async fn h4_reversed_garbled_and_multiple_ranges_get_the_whole_body() {
+    let app = spawn_app().await;
+    let bytes = thousand_bytes();
+    app.put(LOCAL, "k", &bytes);
+    let token = app.share_files(&["k"]).await;
+    for range in ["bytes=5-2", "bytes=abc", "lines=1-2", "bytes=0-1,5-6"] {
+        let response = app
+            .view_request(Method::GET, "k", &token)
+            .header("range", range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{range}");
+        assert_eq!(header(response.headers(), "content-length"), "1000");
+        assert_eq!(response.bytes().await.unwrap(), bytes, "{range}");
+    }
+}
+
+const VIDEO_LEN: usize = 5_975_596;
+
+#[tokio::test]
+async fn h5_the_first_two_bytes_of_a_video_let_browsers_play_it() {
+    let app = spawn_app().await;
+    let video: Vec<u8> = (0..VIDEO_LEN).map(|i| (i * 7 % 256) as u8).collect();
+    app.put(LOCAL, "media/clip.mp4", &video);
+    let token = app.share_files(&["media/clip.mp4"]).await;
+    let response = app
+        .view_request(Method::GET, "media/clip.mp4", &token)
+        .header("range", "bytes=0-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        header(response.headers(), "content-range"),
+        "bytes 0-1/5975596"
+    );
+    assert_eq!(header(response.headers(), "content-length"), "2");
+    assert_eq!(header(response.headers(), "content-type"), "video/mp4");
+    assert_eq!(header(response.headers(), "accept-ranges"), "bytes");
+    assert_eq!(response.bytes().await.unwrap(), video[..2]);
+
+    // And a seek into the middle, as players do.
+    let response = app
+        .view_request(Method::GET, "media/clip.mp4", &token)
+        .header("range", "bytes=3000000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(response.headers(), "content-range"),
+        "bytes 3000000-5975595/5975596"
+    );
+    assert_eq!(response.bytes().await.unwrap(), video[3_000_000..]);
+}
+
+#[tokio::test]
+async fn h6_head_has_the_same_headers_as_get_and_no_body() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "media/clip.mp4", vec![9u8; VIDEO_LEN]);
+    let token = app.share_files(&["media/clip.mp4"]).await;
+    let get = app
+        .view_request(Method::GET, "media/clip.mp4", &token)
+        .send()
+        .await
+        .unwrap();
+    let head = app
+        .view_request(Method::HEAD, "media/clip.mp4", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    for name in [
+        "content-length",
+        "content-type",
+        "etag",
+        "last-modified",
+        "accept-ranges",
+        "cache-control",
+        "content-disposition",
+        "x-content-type-options",
+    ] {
+        assert_eq!(
+            header(head.headers(), name),
+            header(get.headers(), name),
+            "{name}"
+        );
+    }
+    assert_eq!(header(head.headers(), "content-length"), "5975596");
+    assert!(head.bytes().await.unwrap().is_empty());
+    assert_eq!(get.bytes().await.unwrap().len(), VIDEO_LEN);
+}
+
+#[tokio::test]
+async fn h7_if_none_match_with_the_etag_answers_304() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "k", "content");
+    let token = app.share_files(&["k"]).await;
+    let first = app.view("k", &token).await;
+    let etag = header(first.headers(), "etag").to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    let weak = format!("W/{etag}");
+    let listed = format!("\"x\", {etag}");
+    for value in [etag.as_str(), &weak, &listed, "*"] {
+        let response = app
+            .view_request(Method::GET, "k", &token)
+            .header("if-none-match", value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{value}");
+        assert_eq!(header(response.headers(), "etag"), etag);
+        assert_eq!(
+            header(response.headers(), "cache-control"),
+            "private, no-cache"
+        );
+        assert!(response.bytes().await.unwrap().is_empty());
+    }
+    let response = app
+        .view_request(Method::GET, "k", &token)
+        .header("if-none-match", "\"x\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.unwrap(), "content");
+}
+
+#[tokio::test]
+async fn h7_if_modified_since_and_if_match_are_honoured() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "k", "content");
+    let token = app.share_files(&["k"]).await;
+    let first = app.view("k", &token).await;
+    let modified = header(first.headers(), "last-modified").to_owned();
+    let response = app
+        .view_request(Method::GET, "k", &token)
+        .header("if-modified-since", &modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+
+    let response = app
+        .view_request(Method::GET, "k", &token)
+        .header("if-match", "\"not-it\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_error(response, StatusCode::PRECONDITION_FAILED).await,
+        "ST.PreconditionFailed"
+    );
+}
+
+#[tokio::test]
+async fn if_range_with_a_stale_etag_sends_the_whole_object() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "k", "0123456789");
+    let token = app.share_files(&["k"]).await;
+    let etag = header(app.view("k", &token).await.headers(), "etag").to_owned();
+    let ranged = |validator: String| {
+        app.view_request(Method::GET, "k", &token)
+            .header("range", "bytes=2-3")
+            .header("if-range", validator)
+            .send()
+    };
+    let fresh = ranged(etag).await.unwrap();
+    assert_eq!(fresh.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(fresh.bytes().await.unwrap(), "23");
+    let stale = ranged("\"old\"".into()).await.unwrap();
+    assert_eq!(stale.status(), StatusCode::OK);
+    assert_eq!(stale.bytes().await.unwrap(), "0123456789");
+}
+
+#[tokio::test]
+async fn h8_a_revoked_token_gets_401_not_304() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "k", "content");
+    let (token, jti) = app
+        .mint(
+            LOCAL,
+            serde_json::json!({"shareType": 0, "key": "k", "timeoutInMinutes": 5}),
+        )
+        .await;
+    let etag = header(app.view("k", &token).await.headers(), "etag").to_owned();
+    assert_eq!(app.revoke(&jti).await.status(), StatusCode::OK);
+    let response = app
+        .view_request(Method::GET, "k", &token)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_error(response, StatusCode::UNAUTHORIZED).await,
+        "ST.ShareTokenRevoked"
+    );
+}
+
+#[tokio::test]
+async fn h9_file_names_use_rfc_6266_and_cannot_inject_headers() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            "合同/文件 v2.doc",
+            "inline; filename=\"__ v2.doc\"; filename*=UTF-8''%E6%96%87%E4%BB%B6%20v2.doc",
+        ),
+        (
+            "q/say \"hi\".txt",
+            "inline; filename=\"say _hi_.txt\"; filename*=UTF-8''say%20%22hi%22.txt",
+        ),
+        (
+            "q/back\\slash.txt",
+            "inline; filename=\"back_slash.txt\"; filename*=UTF-8''back%5Cslash.txt",
+        ),
+    ];
+    for (key, expected) in cases {
+        app.put(LOCAL, key, "x");
+        let token = app.share_files(&[key]).await;
+        let response = app.view(key, &token).await;
+        assert_eq!(response.status(), StatusCode::OK, "{key}");
+        assert_eq!(header(response.headers(), "content-disposition"), expected);
+    }
+    // Keys with CR or LF cannot be shared at all.
+    for key in ["bad\r\nSet-Cookie: a=b", "bad\nname"] {
+        let body = serde_json::json!({"shareType": 0, "key": key, "timeoutInMinutes": 5});
+        let response = app.mint_raw(SHARER, LOCAL, &body.to_string()).await;
+        assert_eq!(
+            assert_error(response, StatusCode::BAD_REQUEST).await,
+            "ST.InvalidMintRequest"
+        );
+    }
+}
+
+#[tokio::test]
+async fn h9_a_download_name_cannot_inject_headers_either() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "report.pdf", "%PDF");
+    let token = app.share_files(&["report.pdf"]).await;
+    let query = format!(
+        "{}&download={}",
+        view_query("report.pdf", &token),
+        encode("x\r\nSet-Cookie: a=b.pdf")
+    );
+    let response = app.view_raw(&query).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get("set-cookie").is_none());
+    assert_eq!(
+        header(response.headers(), "content-disposition"),
+        "attachment; filename=\"x__Set-Cookie: a=b.pdf\"; filename*=UTF-8''x%0D%0ASet-Cookie%3A%20a%3Db.pdf"
+    );
+}
+
+#[tokio::test]
+async fn download_turns_inline_into_attachment_and_may_rename() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "docs/report.pdf", "%PDF");
+    let token = app.share_files(&["docs/report.pdf"]).await;
+    let base = view_query("docs%2Freport.pdf", &token);
+    let plain = app.view_raw(&base).await;
+    assert_eq!(
+        header(plain.headers(), "content-disposition"),
+        "inline; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
+    );
+    assert_eq!(header(plain.headers(), "content-type"), "application/pdf");
+    let download = app.view_raw(&format!("{base}&download")).await;
+    assert_eq!(
+        header(download.headers(), "content-disposition"),
+        "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
+    );
+    let renamed = app
+        .view_raw(&format!("{base}&download=r%C3%A9sum%C3%A9.pdf"))
+        .await;
+    assert_eq!(
+        header(renamed.headers(), "content-disposition"),
+        "attachment; filename=\"r_sum_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf"
+    );
+}
+
+#[tokio::test]
+async fn active_content_is_sandboxed_and_nothing_is_sniffed() {
+    let app = spawn_app().await;
+    let files = [
+        ("page.html", "text/html", true),
+        ("image.svg", "image/svg+xml", true),
+        ("data.xml", "text/xml", true),
+        ("app.js", "text/javascript", true),
+        ("notes.txt", "text/plain", false),
+        ("photo.png", "image/png", false),
+        ("blob", "application/octet-stream", false),
+    ];
+    for (key, _, _) in files {
+        app.put(LOCAL, key, "<script>alert(1)</script>");
+    }
+    let keys: Vec<&str> = files.iter().map(|f| f.0).collect();
+    let token = app.share_files(&keys).await;
+    for (key, mime, active) in files {
+        let response = app.view(key, &token).await;
+        assert_eq!(header(response.headers(), "content-type"), mime, "{key}");
+        assert_eq!(
+            header(response.headers(), "x-content-type-options"),
+            "nosniff"
+        );
+        assert_eq!(
+            header(response.headers(), "cache-control"),
+            "private, no-cache"
+        );
+        let csp = response.headers().get("content-security-policy");
+        assert_eq!(
+            csp.map(|v| v.to_str().unwrap()),
+            active.then_some("sandbox"),
+            "{key}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_missing_object_is_404_in_the_error_body() {
+    let app = spawn_app().await;
+    let token = app.share_files(&["not/there.txt"]).await;
+    let response = app.view("not/there.txt", &token).await;
+    assert_eq!(
+        assert_error(response, StatusCode::NOT_FOUND).await,
+        "ST.ObjectNotFound"
+    );
+}
+
+#[tokio::test]
+async fn a_directory_is_not_an_object() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "dir/inner", "x");
+    let (token, _) = app
+        .mint(
+            LOCAL,
+            serde_json::json!({"shareType": 1, "key": "/", "timeoutInMinutes": 5}),
+        )
+        .await;
+    let response = app.view("dir", &token).await;
+    assert_eq!(
+        assert_error(response, StatusCode::NOT_FOUND).await,
+        "ST.ObjectNotFound"
+    );
+}

@@ -1,0 +1,13 @@
+//! Integration tests against the real server, started on port 0.
+
+mod helpers;
+
+mod errors;
+mod http_semantics;
+mod keys;
+mod mint;
+mod oauth;
+mod revocation;
+mod scope;
+mod time;
+mod tokens;
