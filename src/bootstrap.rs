@@ -130,3 +130,66 @@ fn read_or_create_secret(
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn fresh(dir: &Path) -> Settings {
+        let mut settings = Settings::default();
+        settings.server.data_dir = dir.to_owned();
+        settings
+    }
+
+    #[test]
+    fn the_embedded_default_keeps_its_key_and_demo_secret_private_and_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = prepare(fresh(dir.path())).unwrap();
+        for file in [KEY_FILE, DEMO_SECRET_FILE] {
+            let mode = fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+        assert_eq!(first.keys.len(), 1);
+        assert!(first.keys[0].expose_secret().starts_with("k4.local."));
+        assert_eq!(
+            fs::read_to_string(dir.path().join(OBJECTS_DIR).join(SAMPLE_KEY)).unwrap(),
+            SAMPLE_TEXT
+        );
+        let demo = first.demo_client.expect("a demo client");
+
+        // A restart reads the same key and secret: issued tokens stay valid.
+        let second = prepare(fresh(dir.path())).unwrap();
+        assert_eq!(
+            second.keys[0].expose_secret(),
+            first.keys[0].expose_secret()
+        );
+        assert_eq!(
+            second.demo_client.unwrap().secret.expose_secret(),
+            demo.secret.expose_secret()
+        );
+        assert_eq!(second.settings.connectors.len(), 1);
+        assert_eq!(second.settings.clients[0].roles, ["share", "admin"]);
+    }
+
+    #[test]
+    fn configured_keys_and_clients_replace_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = fresh(dir.path());
+        settings.tokens.keys = vec![SecretString::from(KeyRing::generate_paserk())];
+        settings.clients = vec![ClientSettings {
+            id: "x".into(),
+            secret_hash: hash_secret("y"),
+            roles: vec!["share".into()],
+            connectors: vec!["*".into()],
+        }];
+        let prepared = prepare(settings).unwrap();
+        assert!(prepared.demo_client.is_none());
+        assert!(!dir.path().join(KEY_FILE).exists());
+        assert!(!dir.path().join(DEMO_SECRET_FILE).exists());
+    }
+}

@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod clock;
 pub mod http;
+pub mod redact;
 pub mod settings;
 pub mod share;
 pub mod startup;

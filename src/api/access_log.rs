@@ -7,7 +7,7 @@
 use actix_web::middleware::Logger;
 use percent_encoding::percent_decode_str;
 
-const REDACTED: &str = "REDACTED";
+use crate::redact::{looks_secret, REDACTED};
 
 pub fn access_logger() -> Logger {
     Logger::new(r#"%a "%{request_line}xi" %s %b %Dms "%{User-Agent}i""#)
@@ -16,33 +16,24 @@ pub fn access_logger() -> Logger {
         })
 }
 
-/// `METHOD path?query` with every secret-looking value replaced.
+/// `METHOD path?query` with every secret-looking part replaced: the value of
+/// `shareToken`, and any path segment, parameter name or value that holds a
+/// token.
 pub fn redact_request_line(method: &str, uri: &str) -> String {
     let (path, query) = match uri.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (uri, None),
     };
-    let mut line = format!("{method} {}", redact_component(path));
+    let mut line = format!("{method} {}", redact_path(path));
     if let Some(query) = query {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| {
-                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                let decoded_name = percent_decode_str(name).decode_utf8_lossy();
-                if decoded_name.eq_ignore_ascii_case("shareToken") || looks_secret(value) {
-                    format!("{name}={REDACTED}")
-                } else {
-                    pair.to_owned()
-                }
-            })
-            .collect();
+        let pairs: Vec<String> = query.split('&').map(redact_pair).collect();
         line.push('?');
         line.push_str(&pairs.join("&"));
     }
     line
 }
 
-fn redact_component(path: &str) -> String {
+fn redact_path(path: &str) -> String {
     path.split('/')
         .map(|segment| {
             if looks_secret(segment) {
@@ -55,14 +46,17 @@ fn redact_component(path: &str) -> String {
         .join("/")
 }
 
-/// Whether a raw (still encoded) value holds a PASETO token.
-fn looks_secret(raw: &str) -> bool {
-    let decoded = percent_decode_str(&raw.replace('+', " "))
-        .decode_utf8_lossy()
-        .to_ascii_lowercase();
-    ["v4.local.", "v4.public.", "v3.", "v2.local.", "v1.local."]
-        .iter()
-        .any(|marker| decoded.contains(marker))
+fn redact_pair(pair: &str) -> String {
+    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    if looks_secret(name) {
+        return REDACTED.to_owned();
+    }
+    let decoded_name = percent_decode_str(name).decode_utf8_lossy();
+    if decoded_name.eq_ignore_ascii_case("shareToken") || looks_secret(value) {
+        format!("{name}={REDACTED}")
+    } else {
+        pair.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -89,6 +83,8 @@ mod tests {
             "/x?t=V4.LOCAL.abc",
             "/v4.local.abc/y",
             "/x?share%54oken=abc",
+            "/healthz?v4.local.abc",
+            "/x?object=a&v4.local.abc=1",
         ] {
             let line = redact_request_line("GET", uri);
             assert!(

@@ -14,7 +14,9 @@ use crate::storage::StorageError;
 use crate::store::StoreError;
 use crate::token::TokenError;
 
-#[derive(Debug, thiserror::Error)]
+// NOTE: Debug is written by hand (below): actix logs every error response
+// with `{:?}` at debug level, and variants may hold client input.
+#[derive(thiserror::Error)]
 pub enum ApiError {
     /// 400: a malformed request; the message says what is wrong.
     #[error("{0}")]
@@ -124,6 +126,20 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The human message, with anything token-like taken out: messages may
+    /// quote client input (a connector name, a key, a query error).
+    pub fn message(&self) -> String {
+        crate::redact::scrub(&self.to_string()).into_owned()
+    }
+}
+
+impl std::fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message())
+    }
+}
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     #[serde(rename = "resCode")]
@@ -178,7 +194,7 @@ impl ResponseError for ApiError {
         }
         response.json(ErrorBody {
             res_code: self.code(),
-            res_msg: self.to_string(),
+            res_msg: self.message(),
         })
     }
 }

@@ -78,8 +78,8 @@ pub async fn mint_share_token(
         "minted share token {} for client {} on {} ({}), expires {}",
         claims.jti,
         claims.subject,
-        claims.connector,
-        claims.scope.summary(),
+        crate::redact::scrub(&claims.connector.to_string()),
+        crate::redact::scrub(&claims.scope.summary()),
         to_rfc3339(claims.expires_at)
     );
     Ok(HttpResponse::Ok().json(Success::new(Minted {

@@ -98,7 +98,12 @@ impl Connector {
             }
             object_store::Error::Precondition { .. } => StorageError::Changed,
             other => {
-                log::error!("connector {}: backend error: {other}", self.id);
+                // The cause may quote the key, which is client input.
+                log::error!(
+                    "connector {}: backend error: {}",
+                    self.id,
+                    crate::redact::scrub(&other.to_string())
+                );
                 self.unavailable()
             }
         }
@@ -155,7 +160,10 @@ impl Connector {
         Ok(result
             .into_stream()
             .map_err(move |e| {
-                log::warn!("connector {id}: read failed mid-body: {e}");
+                log::warn!(
+                    "connector {id}: read failed mid-body: {}",
+                    crate::redact::scrub(&e.to_string())
+                );
                 StorageError::Unavailable {
                     connector: id.to_string(),
                 }
