@@ -2,6 +2,7 @@
 //! Huawei Cloud Astro Zero's "Sharing Token" API.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;

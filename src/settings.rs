@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub use crate::store::RedisSettings;
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -87,10 +89,14 @@ impl fmt::Debug for TokenSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
-    /// `embedded` (a redb file in the data directory).
+    /// `embedded` (a redb file in the data directory) or `redis`.
     pub kind: String,
     /// How often expired tokens are pruned, in seconds.
     pub prune_interval_seconds: u64,
+    /// Bound on the audit log: older events are dropped past it.
+    pub audit_max_events: u64,
+    /// `[store.redis]`, for `kind = "redis"`.
+    pub redis: RedisSettings,
 }
 
 impl Default for StoreSettings {
@@ -98,6 +104,8 @@ impl Default for StoreSettings {
         Self {
             kind: "embedded".into(),
             prune_interval_seconds: 60,
+            audit_max_events: 100_000,
+            redis: RedisSettings::default(),
         }
     }
 }
@@ -153,6 +161,7 @@ impl Settings {
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("tokens.keys")
+                .with_list_parse_key("store.redis.cluster_nodes")
                 .try_parsing(true),
         );
         builder.build()?.try_deserialize()

@@ -10,12 +10,13 @@ use actix_web::{web, App, HttpServer};
 use secrecy::ExposeSecret;
 
 use crate::api::{self, AppState};
+use crate::audit::AuditSink;
 use crate::auth::Clients;
 use crate::bootstrap::{self, DemoClient};
 use crate::clock::{Clock, SystemClock};
 use crate::settings::Settings;
 use crate::storage::{ConnectorId, Connectors};
-use crate::store::{EmbeddedStore, TokenStore};
+use crate::store::{EmbeddedStore, RedisStore, TokenStore};
 use crate::token::KeyRing;
 
 pub struct Application {
@@ -24,6 +25,7 @@ pub struct Application {
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
     prune_every: Duration,
+    audit_writer: tokio::task::JoinHandle<()>,
     demo_client: Option<DemoClient>,
     connectors: Vec<ConnectorId>,
 }
@@ -44,13 +46,8 @@ impl Application {
         let keys = KeyRing::from_paserk(&key_texts).map_err(|e| e.to_string())?;
         let clients = Clients::from_settings(&settings.clients)?;
         let connectors = Connectors::from_settings(&settings.connectors)?;
-        let store: Arc<dyn TokenStore> = match settings.store.kind.as_str() {
-            "embedded" => Arc::new(
-                EmbeddedStore::open(&settings.in_data_dir(bootstrap::STORE_FILE))
-                    .map_err(|e| e.0)?,
-            ),
-            other => return Err(format!("unknown store kind '{other}' (use embedded)")),
-        };
+        let store = open_store(&settings).await?;
+        let (audit, audit_writer) = AuditSink::start(Arc::clone(&store));
         let connector_ids = connectors.ids().cloned().collect();
         // Prune once before serving, then periodically (run_until_stopped).
         match store.prune_expired(clock.now()).await {
@@ -64,6 +61,7 @@ impl Application {
             clients,
             connectors,
             store: Arc::clone(&store),
+            audit,
             clock: Arc::clone(&clock),
             nbf_skew_seconds: settings.tokens.nbf_skew_seconds,
             access_token_ttl_seconds: settings.tokens.access_token_ttl_seconds,
@@ -93,6 +91,7 @@ impl Application {
             store,
             clock,
             prune_every: Duration::from_secs(settings.store.prune_interval_seconds.max(1)),
+            audit_writer,
             demo_client: prepared.demo_client,
             connectors: connector_ids,
         })
@@ -120,8 +119,37 @@ impl Application {
         let pruner = tokio::spawn(prune_forever(self.store, self.clock, self.prune_every));
         let result = self.server.await;
         pruner.abort();
+        // The handlers' audit sinks are gone with the server: the writer
+        // flushes what is queued and ends.
+        if tokio::time::timeout(Duration::from_secs(5), self.audit_writer)
+            .await
+            .is_err()
+        {
+            log::warn!("the audit writer did not finish within 5 s");
+        }
         result
     }
+}
+
+/// The configured token store.
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn TokenStore>, String> {
+    let audit_max = settings.store.audit_max_events;
+    Ok(match settings.store.kind.as_str() {
+        "embedded" => Arc::new(
+            EmbeddedStore::open(&settings.in_data_dir(bootstrap::STORE_FILE), audit_max)
+                .map_err(|e| e.0)?,
+        ),
+        "redis" => Arc::new(
+            RedisStore::connect(&settings.store.redis, audit_max)
+                .await
+                .map_err(|e| e.0)?,
+        ),
+        other => {
+            return Err(format!(
+                "unknown store kind '{other}' (use embedded or redis)"
+            ))
+        }
+    })
 }
 
 async fn prune_forever(store: Arc<dyn TokenStore>, clock: Arc<dyn Clock>, every: Duration) {

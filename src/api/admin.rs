@@ -1,15 +1,16 @@
 //! The admin API (DESIGN §6), for access tokens with role `admin`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
-use super::{ApiError, AppState, Success};
+use super::{read_body, ApiError, AppState, Success};
+use crate::audit::{AuditEvent, AuditKind};
 use crate::auth::Role;
-use crate::clock::to_rfc3339;
-use crate::store::{Revocation, TokenFilter, TokenRecord, TokenState};
+use crate::clock::{from_rfc3339, to_rfc3339};
+use crate::store::{BulkScope, Revocation, TokenFilter, TokenRecord, TokenState, Watermarks};
 
-/// Largest page the token list returns.
+/// Largest page the token list and the audit log return.
 const MAX_PAGE: usize = 1000;
 
 /// A token record as the admin API shows it.
@@ -27,8 +28,8 @@ struct TokenView {
     state: TokenState,
 }
 
-fn view(record: TokenRecord, now: i64) -> TokenView {
-    let state = record.state(now);
+fn view(record: TokenRecord, now: i64, marks: &Watermarks) -> TokenView {
+    let state = record.state(now, marks);
     TokenView {
         token_id: record.jti,
         client: record.client,
@@ -42,6 +43,15 @@ fn view(record: TokenRecord, now: i64) -> TokenView {
     }
 }
 
+#[derive(Serialize)]
+struct TokenDetails {
+    #[serde(flatten)]
+    token: TokenView,
+    /// The token's audit trail, oldest first.
+    audit: Vec<serde_json::Value>,
+}
+
+/// `GET /admin/v1/tokens/{jti}`: the record and its audit trail.
 pub async fn token_details(
     caller: Caller,
     jti: web::Path<String>,
@@ -53,10 +63,17 @@ pub async fn token_details(
         .token(&jti)
         .await?
         .ok_or(ApiError::TokenNotFound)?;
-    Ok(HttpResponse::Ok().json(Success::new(view(record, state.clock.now()))))
+    let (marks, trail) =
+        tokio::try_join!(state.store.watermarks(), state.store.audit_for_token(&jti))?;
+    Ok(HttpResponse::Ok().json(Success::new(TokenDetails {
+        token: view(record, state.clock.now(), &marks),
+        audit: trail.iter().map(AuditEvent::to_json).collect(),
+    })))
 }
 
+/// `POST /admin/v1/tokens/{jti}/revoke`
 pub async fn revoke_token(
+    req: HttpRequest,
     caller: Caller,
     jti: web::Path<String>,
     state: web::Data<AppState>,
@@ -66,12 +83,111 @@ pub async fn revoke_token(
     let record = match state.store.revoke(&jti, now).await? {
         Revocation::Revoked(record) => {
             log::info!("share token {} revoked by {}", record.jti, caller.client_id);
+            state.audit.record(AuditEvent {
+                token_id: Some(record.jti.clone()),
+                client: Some(record.client.clone()),
+                actor: Some(caller.client_id.clone()),
+                connector: Some(record.connector.clone()),
+                token_expires_at: Some(record.expires_at),
+                ..AuditEvent::from_request(AuditKind::Revoke, now, &req)
+            });
             record
         }
         Revocation::AlreadyRevoked(record) => record,
         Revocation::Unknown => return Err(ApiError::TokenNotFound),
     };
-    Ok(HttpResponse::Ok().json(Success::new(view(record, now))))
+    let marks = state.store.watermarks().await?;
+    Ok(HttpResponse::Ok().json(Success::new(view(record, now, &marks))))
+}
+
+/// The body of a bulk revocation: a connector, a client, or neither (every
+/// token), optionally only those issued before a time (default: now).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BulkRequest {
+    connector: Option<String>,
+    client: Option<String>,
+    issued_before: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkAnswer {
+    /// `connector <type/name>`, `client <id>` or `all`.
+    scope: String,
+    /// Tokens in the scope issued before this instant are revoked.
+    revoked_before: String,
+}
+
+/// `POST /admin/v1/revocations` with `{"connector": "type/name"}`,
+/// `{"client": "id"}` or `{"issuedBefore": "RFC 3339"}` (combinable with
+/// either). Costs one watermark write, however many tokens it covers.
+pub async fn revoke_in_bulk(
+    req: HttpRequest,
+    caller: Caller,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&state, Role::Admin)?;
+    let body = read_body(payload, state.max_body_bytes).await?;
+    let request: BulkRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body must be {{\"connector\"|\"client\"|\"issuedBefore\": …}}: {e}"
+        ))
+    })?;
+    let now = state.clock.now();
+    let (scope, label) = match (&request.connector, &request.client) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "give 'connector' or 'client', not both".into(),
+            ))
+        }
+        (Some(c), None) => (BulkScope::Connector(c.clone()), format!("connector {c}")),
+        (None, Some(u)) => (BulkScope::Client(u.clone()), format!("client {u}")),
+        (None, None) if request.issued_before.is_none() => {
+            return Err(ApiError::BadRequest(
+                "give 'connector', 'client' or 'issuedBefore'".into(),
+            ))
+        }
+        (None, None) => (BulkScope::All, "all".to_owned()),
+    };
+    // Tokens carry whole seconds: "now" covers every token issued this second.
+    let before = match &request.issued_before {
+        None => now + 1,
+        Some(text) => {
+            let t = from_rfc3339(text)
+                .ok_or_else(|| ApiError::BadRequest("'issuedBefore' must be RFC 3339".into()))?;
+            if t > now + 1 {
+                return Err(ApiError::BadRequest(
+                    "'issuedBefore' cannot be in the future".into(),
+                ));
+            }
+            t
+        }
+    };
+    let in_force = state
+        .store
+        .revoke_issued_before(&scope, before, now)
+        .await?;
+    log::info!(
+        "bulk revocation by {}: {} issued before {}",
+        caller.client_id,
+        crate::redact::scrub(&label),
+        to_rfc3339(in_force)
+    );
+    state.audit.record(AuditEvent {
+        actor: Some(caller.client_id.clone()),
+        reason: Some(format!(
+            "bulk: {} issued before {}",
+            crate::redact::scrub(&label),
+            to_rfc3339(in_force)
+        )),
+        ..AuditEvent::from_request(AuditKind::Revoke, now, &req)
+    });
+    Ok(HttpResponse::Ok().json(Success::new(BulkAnswer {
+        scope: label,
+        revoked_before: to_rfc3339(in_force),
+    })))
 }
 
 #[derive(Deserialize)]
@@ -111,11 +227,44 @@ pub async fn list_tokens(
         .store
         .list_tokens(&filter, now, query.after.as_deref(), limit)
         .await?;
+    let marks = state.store.watermarks().await?;
     let next = (records.len() == limit)
         .then(|| records.last().map(|r| r.jti.clone()))
         .flatten();
     Ok(HttpResponse::Ok().json(Success::new(TokenPage {
-        tokens: records.into_iter().map(|r| view(r, now)).collect(),
+        tokens: records.into_iter().map(|r| view(r, now, &marks)).collect(),
         next,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// RFC 3339; default: everything kept.
+    since: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct AuditPage {
+    events: Vec<serde_json::Value>,
+}
+
+/// `GET /admin/v1/audit?since=&limit=`: the audit log, oldest first.
+pub async fn audit_log(
+    caller: Caller,
+    query: web::Query<AuditQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&state, Role::Admin)?;
+    let since = match &query.since {
+        Some(text) => from_rfc3339(text)
+            .ok_or_else(|| ApiError::BadRequest("'since' must be RFC 3339".into()))?,
+        None => 0,
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let events = state.store.audit_since(since, limit).await?;
+    Ok(HttpResponse::Ok().json(Success::new(AuditPage {
+        events: events.iter().map(AuditEvent::to_json).collect(),
     })))
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::caller::Caller;
 use super::{read_body, ApiError, AppState, Success};
+use crate::audit::{AuditEvent, AuditKind};
 use crate::auth::Role;
 use crate::clock::to_rfc3339;
 use crate::share::MintRequest;
@@ -70,10 +71,17 @@ pub async fn mint_share_token(
     }
     // Recorded before it is handed out: a token the store never saw cannot
     // be audited or revoked by id.
-    state
-        .store
-        .record_issued(&TokenRecord::from_claims(&claims))
-        .await?;
+    let record = TokenRecord::from_claims(&claims);
+    state.store.record_issued(&record).await?;
+    state.audit.record(AuditEvent {
+        token_id: Some(record.jti),
+        client: Some(record.client),
+        connector: Some(crate::redact::scrub(&record.connector).into_owned()),
+        scope: Some(crate::redact::scrub(&record.scope).into_owned()),
+        status: Some(200),
+        token_expires_at: Some(record.expires_at),
+        ..AuditEvent::from_request(AuditKind::Mint, claims.issued_at, &req)
+    });
     log::info!(
         "minted share token {} for client {} on {} ({}), expires {}",
         claims.jti,

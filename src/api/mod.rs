@@ -18,6 +18,7 @@ use serde::Serialize;
 pub use access_log::{access_logger, redact_request_line};
 pub use error::ApiError;
 
+use crate::audit::AuditSink;
 use crate::auth::Clients;
 use crate::clock::Clock;
 use crate::storage::Connectors;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub clients: Clients,
     pub connectors: Connectors,
     pub store: Arc<dyn TokenStore>,
+    /// Where audit events go (written off the request path).
+    pub audit: AuditSink,
     pub clock: Arc<dyn Clock>,
     /// Leeway for share tokens' `nbf`, in seconds.
     pub nbf_skew_seconds: i64,
@@ -79,6 +82,16 @@ pub fn routes(cfg: &mut ServiceConfig) {
     .service(
         web::resource("/admin/v1/tokens/{jti}/revoke")
             .route(web::post().to(admin::revoke_token))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/admin/v1/revocations")
+            .route(web::post().to(admin::revoke_in_bulk))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/admin/v1/audit")
+            .route(web::get().to(admin::audit_log))
             .default_service(web::to(method_not_allowed)),
     )
     .service(

@@ -3,39 +3,89 @@
 //! Checks run in the order DESIGN §1 fixes: parse → open token → expiry →
 //! revocation → scope → backend. No backend request is made for a request
 //! that fails an earlier step, and a revoked token never reaches the
-//! conditional logic (so it never gets a 304).
+//! conditional logic (so it never gets a 304). Every outcome is audited; a
+//! streamed body is audited when it ends, with the bytes really sent.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use actix_web::http::header::{self, HeaderMap, HeaderName, HttpDate};
-use actix_web::http::Method;
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
+use futures_util::Stream;
 
 use super::{ApiError, AppState};
+use crate::audit::{AuditEvent, AuditKind, AuditSink};
 use crate::http::conditional::{self, Conditions, Outcome, Validators};
 use crate::http::headers::{content_disposition, content_type, is_active_content};
 use crate::http::query::{QueryError, ViewQuery};
 use crate::http::range::{self, RangeAnswer};
+use crate::redact::scrub;
 use crate::share::ObjectKey;
-use crate::storage::ObjectInfo;
+use crate::storage::{ByteStream, ObjectInfo, StorageError};
 use crate::token::ShareClaims;
 
 /// Browsers may keep the bytes but must come back, and meet any
 /// revocation, before reusing them.
 const CACHE_CONTROL: &str = "private, no-cache";
 
+/// What a successful view sends.
+enum Reply {
+    /// Headers only (HEAD, 304).
+    Done(HttpResponse),
+    /// Headers, then the object's bytes.
+    Stream(HttpResponseBuilder, ByteStream),
+}
+
 pub async fn view_shared_object(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let mut event = AuditEvent::from_request(AuditKind::View, state.clock.now(), &req);
+    match serve(&req, &state, &mut event).await {
+        Ok(Reply::Done(response)) => {
+            event.status = Some(response.status().as_u16());
+            event.bytes = Some(0);
+            state.audit.record(event);
+            Ok(response)
+        }
+        Ok(Reply::Stream(mut response, body)) => {
+            let audited = AuditedBody::new(body, event, state.audit.clone());
+            Ok(response.streaming(audited))
+        }
+        Err(error) => {
+            let status = error.status_code();
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                event.kind = Some(AuditKind::Deny);
+            }
+            event.status = Some(status.as_u16());
+            event.reason = Some(error.code().to_owned());
+            state.audit.record(event);
+            Err(error)
+        }
+    }
+}
+
+async fn serve(
+    req: &HttpRequest,
+    state: &AppState,
+    event: &mut AuditEvent,
+) -> Result<Reply, ApiError> {
     let query = ViewQuery::parse(req.query_string()).map_err(|e| match e {
         QueryError::UnencodedObject => ApiError::UnencodedKey(e.to_string()),
         _ => ApiError::BadRequest(e.to_string()),
     })?;
+    event.object = Some(scrub(&query.object).into_owned());
     let claims = ShareClaims::open(
         &state.keys,
         &query.share_token,
         state.clock.now(),
         state.nbf_skew_seconds,
     )?;
+    event.token_id = Some(claims.jti.clone());
+    event.client = Some(claims.subject.clone());
+    event.connector = Some(scrub(&claims.connector.to_string()).into_owned());
+    event.token_expires_at = Some(claims.expires_at);
     if state.store.is_revoked(&claims).await? {
         return Err(ApiError::ShareTokenRevoked);
     }
@@ -61,7 +111,7 @@ pub async fn view_shared_object(
         Outcome::NotModified => {
             let mut not_modified = HttpResponse::NotModified();
             validator_headers(&mut not_modified, &info);
-            return Ok(not_modified.finish());
+            return Ok(Reply::Done(not_modified.finish()));
         }
         Outcome::Proceed => HttpResponse::Ok(),
     };
@@ -75,14 +125,14 @@ pub async fn view_shared_object(
         }
         RangeAnswer::Whole => 0..info.size,
         RangeAnswer::Partial(bytes) => {
-            response.status(actix_web::http::StatusCode::PARTIAL_CONTENT);
-            response.insert_header((
-                header::CONTENT_RANGE,
-                format!("bytes {}-{}/{}", bytes.start, bytes.end - 1, info.size),
-            ));
+            let content_range = format!("bytes {}-{}/{}", bytes.start, bytes.end - 1, info.size);
+            response.status(StatusCode::PARTIAL_CONTENT);
+            response.insert_header((header::CONTENT_RANGE, content_range.clone()));
+            event.range = Some(content_range);
             bytes
         }
     };
+    event.status = Some(if event.range.is_some() { 206 } else { 200 });
 
     validator_headers(&mut response, &info);
     let mime = content_type(info.content_type.as_deref(), key.as_str());
@@ -105,12 +155,60 @@ pub async fn view_shared_object(
 
     if req.method() == Method::HEAD {
         // Same headers as GET, real Content-Length, no body.
-        return Ok(
-            response.streaming(futures_util::stream::empty::<Result<web::Bytes, ApiError>>())
-        );
+        let empty = futures_util::stream::empty::<Result<web::Bytes, ApiError>>();
+        return Ok(Reply::Done(response.streaming(empty)));
     }
     let body = connector.read(&key, &info, bytes).await?;
-    Ok(response.streaming(body))
+    Ok(Reply::Stream(response, body))
+}
+
+/// The object's bytes on their way out, counted; the view is audited when
+/// the body ends or the client goes away.
+struct AuditedBody {
+    inner: ByteStream,
+    sent: u64,
+    finished: bool,
+    pending: Option<(AuditEvent, AuditSink)>,
+}
+
+impl AuditedBody {
+    fn new(inner: ByteStream, event: AuditEvent, sink: AuditSink) -> Self {
+        Self {
+            inner,
+            sent: 0,
+            finished: false,
+            pending: Some((event, sink)),
+        }
+    }
+}
+
+impl Stream for AuditedBody {
+    type Item = Result<web::Bytes, StorageError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // NOTE: every field is Unpin (the inner stream is boxed).
+        let this = self.get_mut();
+        let next = this.inner.as_mut().poll_next(cx);
+        match &next {
+            Poll::Ready(Some(Ok(chunk))) => this.sent += chunk.len() as u64,
+            Poll::Ready(None) => this.finished = true,
+            _ => {}
+        }
+        next
+    }
+}
+
+impl Drop for AuditedBody {
+    fn drop(&mut self) {
+        if let Some((mut event, sink)) = self.pending.take() {
+            event.bytes = Some(self.sent);
+            if !self.finished {
+                event.reason =
+                    Some("body not completed (client went away or backend failed)".into());
+            }
+            sink.record(event);
+        }
+    }
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {

@@ -1,26 +1,41 @@
 //! The embedded store: a redb file in the data directory. Single node, no
 //! server to run, crash-safe (every commit is durable before it returns).
 
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use std::ops::Bound;
-
-use super::{Revocation, StoreError, TokenFilter, TokenRecord, TokenStore};
+use super::{
+    BulkScope, Revocation, StoreError, TokenFilter, TokenRecord, TokenStore, Watermarks,
+    MAX_TOKEN_LIFE,
+};
+use crate::audit::AuditEvent;
 use crate::clock::UnixSeconds;
 use crate::token::ShareClaims;
+
+/// The layout version this code writes (see `migrations/README.md`).
+pub const EMBEDDED_LAYOUT: u64 = 1;
 
 /// jti → JSON [`TokenRecord`].
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens_v1");
 /// (expires_at, jti) → (): the expiry index that pruning walks.
 const EXPIRIES: TableDefinition<(i64, &str), ()> = TableDefinition::new("expiries_v1");
+/// Watermark name (`all`, `c:<connector>`, `u:<client>`) → revoked-before.
+const WATERMARKS: TableDefinition<&str, i64> = TableDefinition::new("watermarks_v1");
+/// (at, sequence) → JSON [`AuditEvent`].
+const AUDIT: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("audit_v1");
+/// (jti, sequence) → at: each token's trail, pointing into [`AUDIT`].
+const AUDIT_BY_TOKEN: TableDefinition<(&str, u64), i64> = TableDefinition::new("audit_by_token_v1");
+/// `layout` → version; `audit_seq` → next audit sequence number.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    audit_max_events: u64,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -28,20 +43,43 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl EmbeddedStore {
-    /// Opens (or creates) the store file.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Opens (or creates) the store file, refusing a newer layout.
+    pub fn open(path: &Path, audit_max_events: u64) -> Result<Self, StoreError> {
         let db = Database::create(path).map_err(|e| {
             StoreError(format!(
                 "cannot open the embedded store {}: {e}",
                 path.display()
             ))
         })?;
-        // Create the tables up front so that readers never meet a missing one.
         let txn = db.begin_write().map_err(unavailable)?;
-        txn.open_table(TOKENS).map_err(unavailable)?;
-        txn.open_table(EXPIRIES).map_err(unavailable)?;
+        {
+            let mut meta = txn.open_table(META).map_err(unavailable)?;
+            let layout = meta.get("layout").map_err(unavailable)?.map(|v| v.value());
+            match layout {
+                Some(v) if v > EMBEDDED_LAYOUT => {
+                    return Err(StoreError(format!(
+                        "the embedded store {} has layout {v}, newer than this sharetoken knows ({EMBEDDED_LAYOUT}); upgrade sharetoken",
+                        path.display()
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert("layout", EMBEDDED_LAYOUT)
+                        .map_err(unavailable)?;
+                }
+            }
+            // Create every table up front so that readers never meet a missing one.
+            txn.open_table(TOKENS).map_err(unavailable)?;
+            txn.open_table(EXPIRIES).map_err(unavailable)?;
+            txn.open_table(WATERMARKS).map_err(unavailable)?;
+            txn.open_table(AUDIT).map_err(unavailable)?;
+            txn.open_table(AUDIT_BY_TOKEN).map_err(unavailable)?;
+        }
         txn.commit().map_err(unavailable)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            audit_max_events: audit_max_events.max(1),
+        })
     }
 
     /// Runs blocking redb work off the async workers.
@@ -68,6 +106,25 @@ fn read_record(db: &Database, jti: &str) -> Result<Option<TokenRecord>, StoreErr
         .map_err(unavailable)
 }
 
+fn read_watermarks(db: &Database) -> Result<Watermarks, StoreError> {
+    let txn = db.begin_read().map_err(unavailable)?;
+    let table = txn.open_table(WATERMARKS).map_err(unavailable)?;
+    let mut marks = Watermarks::default();
+    for entry in table.iter().map_err(unavailable)? {
+        let (name, before) = entry.map_err(unavailable)?;
+        marks.0.insert(name.value().to_owned(), before.value());
+    }
+    Ok(marks)
+}
+
+fn decode_events<'a>(
+    values: impl Iterator<Item = Result<Vec<u8>, StoreError>> + 'a,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    values
+        .map(|bytes| serde_json::from_slice(&bytes?).map_err(unavailable))
+        .collect()
+}
+
 #[async_trait]
 impl TokenStore for EmbeddedStore {
     async fn record_issued(&self, record: &TokenRecord) -> Result<(), StoreError> {
@@ -92,8 +149,16 @@ impl TokenStore for EmbeddedStore {
 
     async fn is_revoked(&self, claims: &ShareClaims) -> Result<bool, StoreError> {
         let jti = claims.jti.clone();
-        self.blocking(move |db| Ok(read_record(db, &jti)?.is_some_and(|r| r.revoked_at.is_some())))
-            .await
+        let connector = claims.connector.to_string();
+        let client = claims.subject.clone();
+        let issued_at = claims.issued_at;
+        self.blocking(move |db| {
+            if read_record(db, &jti)?.is_some_and(|r| r.revoked_at.is_some()) {
+                return Ok(true);
+            }
+            Ok(read_watermarks(db)?.covers(&connector, &client, issued_at))
+        })
+        .await
     }
 
     async fn revoke(&self, jti: &str, now: UnixSeconds) -> Result<Revocation, StoreError> {
@@ -130,6 +195,37 @@ impl TokenStore for EmbeddedStore {
         .await
     }
 
+    async fn revoke_issued_before(
+        &self,
+        scope: &BulkScope,
+        before: UnixSeconds,
+        _now: UnixSeconds,
+    ) -> Result<UnixSeconds, StoreError> {
+        let field = scope.field();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            let in_force = {
+                let mut marks = txn.open_table(WATERMARKS).map_err(unavailable)?;
+                let current = marks
+                    .get(field.as_str())
+                    .map_err(unavailable)?
+                    .map(|v| v.value());
+                let in_force = current.map_or(before, |c| c.max(before));
+                marks
+                    .insert(field.as_str(), in_force)
+                    .map_err(unavailable)?;
+                in_force
+            };
+            txn.commit().map_err(unavailable)?;
+            Ok(in_force)
+        })
+        .await
+    }
+
+    async fn watermarks(&self) -> Result<Watermarks, StoreError> {
+        self.blocking(read_watermarks).await
+    }
+
     async fn token(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
         let jti = jti.to_owned();
         self.blocking(move |db| read_record(db, &jti)).await
@@ -145,6 +241,7 @@ impl TokenStore for EmbeddedStore {
         let filter = filter.clone();
         let after = after.map(str::to_owned);
         self.blocking(move |db| {
+            let marks = read_watermarks(db)?;
             let txn = db.begin_read().map_err(unavailable)?;
             let tokens = txn.open_table(TOKENS).map_err(unavailable)?;
             let start: Bound<&str> = match &after {
@@ -159,7 +256,7 @@ impl TokenStore for EmbeddedStore {
                 let (_, bytes) = entry.map_err(unavailable)?;
                 let record: TokenRecord =
                     serde_json::from_slice(bytes.value()).map_err(unavailable)?;
-                if filter.matches(&record, now) {
+                if filter.matches(&record, now, &marks) {
                     page.push(record);
                     if page.len() >= limit {
                         break;
@@ -190,10 +287,108 @@ impl TokenStore for EmbeddedStore {
                     tokens.remove(jti.as_str()).map_err(unavailable)?;
                     pruned += 1;
                 }
+                // A watermark older than any token can live covers nothing.
+                let mut marks = txn.open_table(WATERMARKS).map_err(unavailable)?;
+                marks
+                    .retain(|_, before| before + MAX_TOKEN_LIFE > now)
+                    .map_err(unavailable)?;
             }
             txn.commit().map_err(unavailable)?;
             Ok(pruned)
         })
         .await
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let events = events.to_vec();
+        let max = self.audit_max_events;
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            {
+                let mut meta = txn.open_table(META).map_err(unavailable)?;
+                let mut seq = meta
+                    .get("audit_seq")
+                    .map_err(unavailable)?
+                    .map_or(0, |v| v.value());
+                let mut audit = txn.open_table(AUDIT).map_err(unavailable)?;
+                let mut by_token = txn.open_table(AUDIT_BY_TOKEN).map_err(unavailable)?;
+                for event in &events {
+                    let bytes = serde_json::to_vec(event).map_err(unavailable)?;
+                    audit
+                        .insert((event.at, seq), bytes.as_slice())
+                        .map_err(unavailable)?;
+                    if let Some(jti) = &event.token_id {
+                        by_token
+                            .insert((jti.as_str(), seq), event.at)
+                            .map_err(unavailable)?;
+                    }
+                    seq += 1;
+                }
+                meta.insert("audit_seq", seq).map_err(unavailable)?;
+                // Keep the log bounded: drop the oldest beyond the bound.
+                let excess = audit.len().map_err(unavailable)?.saturating_sub(max);
+                for _ in 0..excess {
+                    let Some((key, bytes)) = audit.pop_first().map_err(unavailable)? else {
+                        break;
+                    };
+                    let old: AuditEvent =
+                        serde_json::from_slice(bytes.value()).map_err(unavailable)?;
+                    if let Some(jti) = &old.token_id {
+                        by_token
+                            .remove((jti.as_str(), key.value().1))
+                            .map_err(unavailable)?;
+                    }
+                }
+            }
+            txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn audit_since(
+        &self,
+        since: UnixSeconds,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let audit = txn.open_table(AUDIT).map_err(unavailable)?;
+            let range = audit.range((since, 0)..).map_err(unavailable)?;
+            decode_events(
+                range
+                    .take(limit)
+                    .map(|entry| entry.map(|(_, v)| v.value().to_vec()).map_err(unavailable)),
+            )
+        })
+        .await
+    }
+
+    async fn audit_for_token(&self, jti: &str) -> Result<Vec<AuditEvent>, StoreError> {
+        let jti = jti.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let by_token = txn.open_table(AUDIT_BY_TOKEN).map_err(unavailable)?;
+            let audit = txn.open_table(AUDIT).map_err(unavailable)?;
+            let mut out = Vec::new();
+            for entry in by_token
+                .range((jti.as_str(), 0)..=(jti.as_str(), u64::MAX))
+                .map_err(unavailable)?
+            {
+                let (key, at) = entry.map_err(unavailable)?;
+                if let Some(bytes) = audit
+                    .get((at.value(), key.value().1))
+                    .map_err(unavailable)?
+                {
+                    out.push(serde_json::from_slice(bytes.value()).map_err(unavailable)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.blocking(|db| db.begin_read().map(|_| ()).map_err(unavailable))
+            .await
     }
 }

@@ -2,14 +2,23 @@
 //! several implementations.
 
 mod embedded;
+mod redis;
 
+pub use self::redis::{RedisSettings, RedisStore};
 pub use embedded::EmbeddedStore;
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditEvent;
 use crate::clock::UnixSeconds;
 use crate::token::ShareClaims;
+
+/// Longest a share token lives (1440 minutes), and so the longest a bulk
+/// revocation watermark needs keeping.
+pub const MAX_TOKEN_LIFE: i64 = 1440 * 60;
 
 /// What the store keeps of each minted share token. Never the token text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,8 +62,11 @@ pub enum TokenState {
 }
 
 impl TokenRecord {
-    pub fn state(&self, now: UnixSeconds) -> TokenState {
-        if self.revoked_at.is_some() {
+    /// The token's state, counting bulk revocations.
+    pub fn state(&self, now: UnixSeconds, watermarks: &Watermarks) -> TokenState {
+        if self.revoked_at.is_some()
+            || watermarks.covers(&self.connector, &self.client, self.issued_at)
+        {
             TokenState::Revoked
         } else if now >= self.expires_at {
             TokenState::Expired
@@ -74,13 +86,67 @@ pub struct TokenFilter {
 }
 
 impl TokenFilter {
-    pub fn matches(&self, record: &TokenRecord, now: UnixSeconds) -> bool {
+    pub fn matches(&self, record: &TokenRecord, now: UnixSeconds, wm: &Watermarks) -> bool {
         self.connector
             .as_ref()
             .is_none_or(|c| *c == record.connector)
             && self.client.as_ref().is_none_or(|c| *c == record.client)
-            && self.state.is_none_or(|s| s == record.state(now))
+            && self.state.is_none_or(|s| s == record.state(now, wm))
     }
+}
+
+/// What a bulk revocation covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BulkScope {
+    /// Every token of one connector (`type/name`).
+    Connector(String),
+    /// Every token of one client.
+    Client(String),
+    /// Every token.
+    All,
+}
+
+impl BulkScope {
+    /// The watermark's name in the store.
+    pub fn field(&self) -> String {
+        match self {
+            BulkScope::Connector(c) => format!("c:{c}"),
+            BulkScope::Client(u) => format!("u:{u}"),
+            BulkScope::All => "all".into(),
+        }
+    }
+}
+
+/// Bulk revocations: a token is revoked when it was issued before the
+/// watermark of its connector, of its client, or of everything. Checking
+/// them costs the same however many tokens they cover.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Watermarks(pub BTreeMap<String, UnixSeconds>);
+
+impl Watermarks {
+    /// The names of the watermarks that can cover a token.
+    pub fn fields_for(connector: &str, client: &str) -> [String; 3] {
+        [
+            BulkScope::All.field(),
+            BulkScope::Connector(connector.to_owned()).field(),
+            BulkScope::Client(client.to_owned()).field(),
+        ]
+    }
+
+    /// Whether a token of `connector` and `client` issued at `issued_at` is
+    /// revoked by a watermark.
+    pub fn covers(&self, connector: &str, client: &str, issued_at: UnixSeconds) -> bool {
+        let values: Vec<Option<UnixSeconds>> = Self::fields_for(connector, client)
+            .iter()
+            .map(|f| self.0.get(f).copied())
+            .collect();
+        watermark_values_cover(&values, issued_at)
+    }
+}
+
+/// Whether watermark values read for a token's three fields cover it.
+pub fn watermark_values_cover(values: &[Option<UnixSeconds>], issued_at: UnixSeconds) -> bool {
+    values.iter().flatten().any(|&before| issued_at < before)
 }
 
 /// The result of revoking one token.
@@ -105,8 +171,20 @@ pub trait TokenStore: Send + Sync + 'static {
     /// returns `Ok`.
     async fn record_issued(&self, record: &TokenRecord) -> Result<(), StoreError>;
 
-    /// Whether this token has been revoked.
+    /// Whether this token has been revoked, by id or in bulk.
     async fn is_revoked(&self, claims: &ShareClaims) -> Result<bool, StoreError>;
+
+    /// Revokes every token in `scope` issued before `before`; a watermark
+    /// only ever moves forward. Returns the watermark now in force.
+    async fn revoke_issued_before(
+        &self,
+        scope: &BulkScope,
+        before: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<UnixSeconds, StoreError>;
+
+    /// Every bulk-revocation watermark still in force.
+    async fn watermarks(&self) -> Result<Watermarks, StoreError>;
 
     /// Revokes a token by id, until its expiry; durable once this returns.
     async fn revoke(&self, jti: &str, now: UnixSeconds) -> Result<Revocation, StoreError>;
@@ -124,6 +202,23 @@ pub trait TokenStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<TokenRecord>, StoreError>;
 
-    /// Forgets tokens whose expiry has passed; returns how many.
+    /// Forgets tokens whose expiry has passed, and watermarks older than
+    /// any token can live; returns how many tokens.
     async fn prune_expired(&self, now: UnixSeconds) -> Result<u64, StoreError>;
+
+    /// Appends audit events (called by the audit writer, in batches).
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+
+    /// Up to `limit` audit events at or after `since`, oldest first.
+    async fn audit_since(
+        &self,
+        since: UnixSeconds,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// One token's audit trail, oldest first.
+    async fn audit_for_token(&self, jti: &str) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Answers when the store is reachable.
+    async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -65,6 +65,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub keys: Vec<String>,
     handle: actix_web::dev::ServerHandle,
+    running: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
     // Kept alive for the test's duration; removed on drop.
     _dir: Arc<TempDir>,
 }
@@ -132,7 +133,7 @@ pub async fn spawn_with(setup: &Setup) -> TestApp {
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
+    let running = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         clock: setup.clock.clone(),
@@ -142,6 +143,7 @@ pub async fn spawn_with(setup: &Setup) -> TestApp {
             .unwrap(),
         keys: setup.keys.clone(),
         handle,
+        running: std::sync::Mutex::new(Some(running)),
         _dir: setup.dir.clone(),
     }
 }
@@ -176,8 +178,13 @@ impl TestApp {
         std::fs::write(path, bytes).unwrap();
     }
 
+    /// Stops the server and waits until it has let go of its data directory.
     pub async fn stop(&self) {
         self.handle.stop(true).await;
+        let running = self.running.lock().unwrap().take();
+        if let Some(running) = running {
+            running.await.unwrap().unwrap();
+        }
     }
 
     pub async fn access_token(&self, client: &str) -> String {

@@ -1,0 +1,632 @@
+//! The Redis store: revocations, records and audit shared by every instance
+//! behind one Redis or one Redis Cluster (layout: `migrations/redis/`).
+//!
+//! Every command runs under a timeout: when Redis is down or slow, callers
+//! get [`StoreError`] quickly (the API answers 503, failing closed), and the
+//! connection re-establishes itself when Redis returns.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::future::try_join_all;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, Pipeline, Script};
+use serde::Deserialize;
+
+use super::{
+    watermark_values_cover, BulkScope, Revocation, StoreError, TokenFilter, TokenRecord,
+    TokenStore, Watermarks, MAX_TOKEN_LIFE,
+};
+use crate::audit::AuditEvent;
+use crate::clock::UnixSeconds;
+use crate::token::ShareClaims;
+
+/// The layout this code writes; see `migrations/redis/0001_layout.md`.
+pub const REDIS_LAYOUT: u64 = 1;
+const RAISE_WATERMARK: &str = include_str!("../../migrations/redis/raise_watermark.lua");
+/// Most audit events kept per token.
+const TRAIL_MAX: isize = 1000;
+
+/// `[store.redis]`.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// One Redis: `redis://[:password@]host:port[/db]` (or `rediss://`).
+    pub url: String,
+    /// A Redis Cluster: its seed nodes' URLs; when set, `url` is ignored.
+    pub cluster_nodes: Vec<String>,
+    /// Prefix of every key, so several deployments can share one Redis.
+    pub key_prefix: String,
+    /// Bound on connecting, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Bound on every command, in milliseconds: past it, fail closed (503).
+    pub command_timeout_ms: u64,
+    /// How long a token's audit trail outlives the token, in seconds.
+    pub audit_retention_seconds: i64,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            cluster_nodes: Vec::new(),
+            key_prefix: "sharetoken".into(),
+            connect_timeout_ms: 1000,
+            command_timeout_ms: 1000,
+            audit_retention_seconds: 7 * 24 * 3600,
+        }
+    }
+}
+
+// Hand-written so that a password in a URL never prints.
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &redact_url(&self.url))
+            .field(
+                "cluster_nodes",
+                &self
+                    .cluster_nodes
+                    .iter()
+                    .map(|u| redact_url(u))
+                    .collect::<Vec<_>>(),
+            )
+            .field("key_prefix", &self.key_prefix)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("command_timeout_ms", &self.command_timeout_ms)
+            .finish()
+    }
+}
+
+/// `redis://user:secret@host` → `redis://***@host`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: Connection,
+    prefix: String,
+    timeout: Duration,
+    audit_max_events: u64,
+    audit_retention: i64,
+    raise_watermark: Script,
+    /// Where the settings point, without credentials, for messages.
+    target: String,
+}
+
+impl RedisStore {
+    /// Connects lazily (an instance starts even while Redis is down, and
+    /// answers 503 until it is up), then applies the layout migration if
+    /// Redis answers.
+    pub async fn connect(
+        settings: &RedisSettings,
+        audit_max_events: u64,
+    ) -> Result<Self, StoreError> {
+        if settings.key_prefix.contains(['{', '}']) || settings.key_prefix.is_empty() {
+            return Err(StoreError(
+                "store.redis.key_prefix must be non-empty and hold no '{' or '}'".into(),
+            ));
+        }
+        let connect = Duration::from_millis(settings.connect_timeout_ms.max(1));
+        let timeout = Duration::from_millis(settings.command_timeout_ms.max(1));
+        let (conn, target) = if settings.cluster_nodes.is_empty() {
+            let client = redis::Client::open(settings.url.as_str()).map_err(|e| {
+                StoreError(format!("store.redis.url is not valid: {}", e.kind_str()))
+            })?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(connect))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_millis(500));
+            let manager = ConnectionManager::new_lazy_with_config(client, config)
+                .map_err(|e| StoreError(format!("cannot set up Redis: {}", e.kind_str())))?;
+            (Connection::Single(manager), redact_url(&settings.url))
+        } else {
+            let client = ClusterClientBuilder::new(settings.cluster_nodes.clone())
+                .connection_timeout(connect)
+                .response_timeout(timeout)
+                .retries(2)
+                .build()
+                .map_err(|e| {
+                    StoreError(format!(
+                        "store.redis.cluster_nodes are not valid: {}",
+                        e.kind_str()
+                    ))
+                })?;
+            let config = redis::cluster::ClusterConfig::new()
+                .set_connection_timeout(connect)
+                .set_response_timeout(timeout);
+            let conn = client.get_pending_async_connection_with_config(config);
+            let target = settings
+                .cluster_nodes
+                .iter()
+                .map(|u| redact_url(u))
+                .collect::<Vec<_>>()
+                .join(",");
+            (Connection::Cluster(conn), format!("cluster {target}"))
+        };
+        let store = Self {
+            conn,
+            prefix: settings.key_prefix.clone(),
+            timeout,
+            audit_max_events: audit_max_events.max(1),
+            audit_retention: settings.audit_retention_seconds.max(0),
+            raise_watermark: Script::new(RAISE_WATERMARK),
+            target,
+        };
+        match store.migrate().await {
+            Ok(()) => {}
+            Err(MigrateError::TooNew(v)) => {
+                return Err(StoreError(format!(
+                    "Redis at {} holds layout {v} under prefix '{}', newer than this sharetoken knows ({REDIS_LAYOUT}); upgrade sharetoken",
+                    store.target, store.prefix
+                )))
+            }
+            Err(MigrateError::Store(e)) => log::warn!(
+                "Redis at {} is not reachable yet ({e}); requests will answer 503 until it is",
+                store.target
+            ),
+        }
+        Ok(store)
+    }
+
+    /// Records the layout version (idempotent) and refuses a newer one.
+    async fn migrate(&self) -> Result<(), MigrateError> {
+        let key = self.key_layout();
+        let _: Option<String> = self
+            .query(redis::cmd("SET").arg(&key).arg(REDIS_LAYOUT).arg("NX"))
+            .await?;
+        let version: u64 = self.query(redis::cmd("GET").arg(&key)).await?;
+        if version > REDIS_LAYOUT {
+            return Err(MigrateError::TooNew(version));
+        }
+        // Layout 1 needs no data changes; a later layout migrates here.
+        Ok(())
+    }
+
+    fn key_token(&self, jti: &str) -> String {
+        format!("{}:tok:{{{jti}}}", self.prefix)
+    }
+    fn key_revoked(&self, jti: &str) -> String {
+        format!("{}:rev:{{{jti}}}", self.prefix)
+    }
+    fn key_trail(&self, jti: &str) -> String {
+        format!("{}:aud:{{{jti}}}", self.prefix)
+    }
+    fn key_watermarks(&self) -> String {
+        format!("{}:{{wm}}:marks", self.prefix)
+    }
+    fn key_index(&self, name: &str) -> String {
+        format!("{}:{{idx}}:{name}", self.prefix)
+    }
+    fn key_audit_log(&self) -> String {
+        format!("{}:{{audit}}:log", self.prefix)
+    }
+    fn key_layout(&self) -> String {
+        format!("{}:{{meta}}:layout", self.prefix)
+    }
+
+    /// Runs one command under the timeout.
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        self.bounded(async {
+            match self.conn.clone() {
+                Connection::Single(mut c) => cmd.query_async(&mut c).await,
+                Connection::Cluster(mut c) => cmd.query_async(&mut c).await,
+            }
+        })
+        .await
+    }
+
+    /// Runs a pipeline under the timeout; every key in it must share a slot.
+    async fn pipeline<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, StoreError> {
+        self.bounded(async {
+            match self.conn.clone() {
+                Connection::Single(mut c) => pipe.query_async(&mut c).await,
+                Connection::Cluster(mut c) => pipe.query_async(&mut c).await,
+            }
+        })
+        .await
+    }
+
+    async fn bounded<T>(
+        &self,
+        work: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(StoreError(format!(
+                "Redis at {}: {}",
+                self.target,
+                describe(&e)
+            ))),
+            Err(_) => Err(StoreError(format!(
+                "Redis at {} did not answer within {} ms",
+                self.target,
+                self.timeout.as_millis()
+            ))),
+        }
+    }
+
+    async fn read_record(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let json: Option<String> = self
+            .query(redis::cmd("GET").arg(self.key_token(jti)))
+            .await?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| StoreError(format!("bad token record: {e}")))
+        })
+        .transpose()
+    }
+}
+
+enum MigrateError {
+    TooNew(u64),
+    Store(StoreError),
+}
+
+impl From<StoreError> for MigrateError {
+    fn from(e: StoreError) -> Self {
+        MigrateError::Store(e)
+    }
+}
+
+/// An error's kind and detail, never the command (which may hold keys).
+fn describe(e: &redis::RedisError) -> String {
+    match e.detail() {
+        Some(detail) => format!("{}: {detail}", e.kind_str()),
+        None => e.kind_str().to_owned(),
+    }
+}
+
+trait KindStr {
+    fn kind_str(&self) -> &'static str;
+}
+
+impl KindStr for redis::RedisError {
+    fn kind_str(&self) -> &'static str {
+        if self.is_timeout() {
+            "timed out"
+        } else if self.is_connection_refusal() {
+            "connection refused"
+        } else if self.is_connection_dropped() || self.is_io_error() {
+            "connection lost"
+        } else {
+            "error"
+        }
+    }
+}
+
+#[async_trait]
+impl TokenStore for RedisStore {
+    async fn record_issued(&self, record: &TokenRecord) -> Result<(), StoreError> {
+        let json = serde_json::to_string(record).map_err(|e| StoreError(e.to_string()))?;
+        let _: () = self
+            .query(
+                redis::cmd("SET")
+                    .arg(self.key_token(&record.jti))
+                    .arg(&json)
+                    .arg("EXAT")
+                    .arg(record.expires_at),
+            )
+            .await?;
+        let exp_member = serde_json::to_string(&(&record.jti, &record.connector, &record.client))
+            .map_err(|e| StoreError(e.to_string()))?;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .zadd(self.key_index("all"), &record.jti, 0)
+            .ignore()
+            .zadd(
+                self.key_index(&format!("c:{}", record.connector)),
+                &record.jti,
+                0,
+            )
+            .ignore()
+            .zadd(
+                self.key_index(&format!("u:{}", record.client)),
+                &record.jti,
+                0,
+            )
+            .ignore()
+            .zadd(self.key_index("exp"), exp_member, record.expires_at)
+            .ignore();
+        self.pipeline::<()>(&pipe).await
+    }
+
+    async fn is_revoked(&self, claims: &ShareClaims) -> Result<bool, StoreError> {
+        let connector = claims.connector.to_string();
+        let fields = Watermarks::fields_for(&connector, &claims.subject);
+        let mut exists = redis::cmd("EXISTS");
+        exists.arg(self.key_revoked(&claims.jti));
+        let mut hmget = redis::cmd("HMGET");
+        hmget.arg(self.key_watermarks()).arg(&fields[..]);
+        // Two slots ({jti} and {wm}): two commands, run concurrently.
+        let (revoked, marks) = tokio::try_join!(
+            self.query::<bool>(&exists),
+            self.query::<Vec<Option<i64>>>(&hmget)
+        )?;
+        Ok(revoked || watermark_values_cover(&marks, claims.issued_at))
+    }
+
+    async fn revoke(&self, jti: &str, now: UnixSeconds) -> Result<Revocation, StoreError> {
+        let Some(mut record) = self.read_record(jti).await? else {
+            return Ok(Revocation::Unknown);
+        };
+        if record.revoked_at.is_some() {
+            return Ok(Revocation::AlreadyRevoked(record));
+        }
+        record.revoked_at = Some(now);
+        let json = serde_json::to_string(&record).map_err(|e| StoreError(e.to_string()))?;
+        // Both keys carry the {jti} tag: one slot, one atomic step.
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SET")
+            .arg(self.key_revoked(jti))
+            .arg(now)
+            .arg("EXAT")
+            .arg(record.expires_at)
+            .ignore()
+            .cmd("SET")
+            .arg(self.key_token(jti))
+            .arg(json)
+            .arg("KEEPTTL")
+            .ignore();
+        self.pipeline::<()>(&pipe).await?;
+        Ok(Revocation::Revoked(record))
+    }
+
+    async fn revoke_issued_before(
+        &self,
+        scope: &BulkScope,
+        before: UnixSeconds,
+        _now: UnixSeconds,
+    ) -> Result<UnixSeconds, StoreError> {
+        let mut invocation = self.raise_watermark.key(self.key_watermarks());
+        invocation.arg(scope.field()).arg(before);
+        self.bounded(async {
+            match self.conn.clone() {
+                Connection::Single(mut c) => invocation.invoke_async(&mut c).await,
+                Connection::Cluster(mut c) => invocation.invoke_async(&mut c).await,
+            }
+        })
+        .await
+    }
+
+    async fn watermarks(&self) -> Result<Watermarks, StoreError> {
+        let all: std::collections::BTreeMap<String, i64> = self
+            .query(redis::cmd("HGETALL").arg(self.key_watermarks()))
+            .await?;
+        Ok(Watermarks(all))
+    }
+
+    async fn token(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.read_record(jti).await
+    }
+
+    async fn list_tokens(
+        &self,
+        filter: &TokenFilter,
+        now: UnixSeconds,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        let index = match (&filter.connector, &filter.client) {
+            (Some(c), _) => self.key_index(&format!("c:{c}")),
+            (None, Some(u)) => self.key_index(&format!("u:{u}")),
+            (None, None) => self.key_index("all"),
+        };
+        let marks = self.watermarks().await?;
+        let mut cursor = match after {
+            Some(jti) => format!("({jti}"),
+            None => "-".to_owned(),
+        };
+        let batch = limit.clamp(10, 500);
+        let mut page = Vec::new();
+        loop {
+            let ids: Vec<String> = self
+                .query(
+                    redis::cmd("ZRANGEBYLEX")
+                        .arg(&index)
+                        .arg(&cursor)
+                        .arg("+")
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(batch),
+                )
+                .await?;
+            let Some(last) = ids.last() else {
+                return Ok(page);
+            };
+            cursor = format!("({last}");
+            // Records live in different slots: one GET each, concurrently.
+            let records = try_join_all(ids.iter().map(|jti| self.read_record(jti))).await?;
+            for record in records.into_iter().flatten() {
+                if filter.matches(&record, now, &marks) {
+                    page.push(record);
+                    if page.len() >= limit {
+                        return Ok(page);
+                    }
+                }
+            }
+            if ids.len() < batch {
+                return Ok(page);
+            }
+        }
+    }
+
+    async fn prune_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
+        // Records expire by themselves (EXAT); only the index needs pruning.
+        let expired: Vec<String> = self
+            .query(
+                redis::cmd("ZRANGEBYSCORE")
+                    .arg(self.key_index("exp"))
+                    .arg("-inf")
+                    .arg(now)
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(10_000),
+            )
+            .await?;
+        if !expired.is_empty() {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for member in &expired {
+                if let Ok((jti, connector, client)) =
+                    serde_json::from_str::<(String, String, String)>(member)
+                {
+                    pipe.zrem(self.key_index("all"), &jti).ignore();
+                    pipe.zrem(self.key_index(&format!("c:{connector}")), &jti)
+                        .ignore();
+                    pipe.zrem(self.key_index(&format!("u:{client}")), &jti)
+                        .ignore();
+                }
+                pipe.zrem(self.key_index("exp"), member).ignore();
+            }
+            self.pipeline::<()>(&pipe).await?;
+        }
+        let marks = self.watermarks().await?;
+        let stale: Vec<&String> = marks
+            .0
+            .iter()
+            .filter(|(_, &before)| before + MAX_TOKEN_LIFE <= now)
+            .map(|(field, _)| field)
+            .collect();
+        if !stale.is_empty() {
+            let _: () = self
+                .query(redis::cmd("HDEL").arg(self.key_watermarks()).arg(stale))
+                .await?;
+        }
+        Ok(expired.len() as u64)
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut log = redis::pipe();
+        for event in events {
+            let json = serde_json::to_string(event).map_err(|e| StoreError(e.to_string()))?;
+            log.cmd("XADD")
+                .arg(self.key_audit_log())
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(self.audit_max_events)
+                .arg("*")
+                .arg("e")
+                .arg(&json)
+                .ignore();
+        }
+        self.pipeline::<()>(&log).await?;
+        // Each token's trail lives in its own slot.
+        let trails = events.iter().filter_map(|event| {
+            let jti = event.token_id.as_ref()?;
+            let json = serde_json::to_string(event).ok()?;
+            let until = event.token_expires_at.unwrap_or(event.at) + self.audit_retention;
+            let key = self.key_trail(jti);
+            let mut pipe = redis::pipe();
+            pipe.rpush(&key, json)
+                .ignore()
+                .ltrim(&key, -TRAIL_MAX, -1)
+                .ignore()
+                .cmd("EXPIREAT")
+                .arg(&key)
+                .arg(until)
+                .ignore();
+            Some(pipe)
+        });
+        let trails: Vec<Pipeline> = trails.collect();
+        try_join_all(trails.iter().map(|pipe| self.pipeline::<()>(pipe))).await?;
+        Ok(())
+    }
+
+    async fn audit_since(
+        &self,
+        since: UnixSeconds,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        // Stream ids are Redis's clock; events carry ours. Start a little
+        // early (clocks differ) and filter on the events' own time.
+        const SKEW_MS: i64 = 5 * 60 * 1000;
+        let mut cursor = format!("{}", (since * 1000 - SKEW_MS).max(0));
+        let mut out = Vec::new();
+        loop {
+            let entries: Vec<(String, Vec<(String, String)>)> = self
+                .query(
+                    redis::cmd("XRANGE")
+                        .arg(self.key_audit_log())
+                        .arg(&cursor)
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(500),
+                )
+                .await?;
+            let Some((last_id, _)) = entries.last() else {
+                return Ok(out);
+            };
+            cursor = format!("({last_id}");
+            let full = entries.len() == 500;
+            for (_, fields) in entries {
+                let Some((_, json)) = fields.into_iter().find(|(name, _)| name == "e") else {
+                    continue;
+                };
+                let Ok(event) = serde_json::from_str::<AuditEvent>(&json) else {
+                    continue;
+                };
+                if event.at >= since {
+                    out.push(event);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn audit_for_token(&self, jti: &str) -> Result<Vec<AuditEvent>, StoreError> {
+        let entries: Vec<String> = self
+            .query(redis::cmd("LRANGE").arg(self.key_trail(jti)).arg(0).arg(-1))
+            .await?;
+        Ok(entries
+            .iter()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .collect())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = self.query(&redis::cmd("PING")).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_print_without_credentials() {
+        assert_eq!(
+            redact_url("redis://:hunter2@cache:6379/0"),
+            "redis://***@cache:6379/0"
+        );
+        assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
+        let settings = RedisSettings {
+            url: "rediss://user:hunter2@cache".into(),
+            ..RedisSettings::default()
+        };
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+}
