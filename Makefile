@@ -3,15 +3,23 @@
 CARGO ?= cargo
 DATA_DIR ?= ./var
 
-.PHONY: run test lint fmt build clean
+.PHONY: run test test-deps lint fmt build clean
 
 ## The server on its embedded default (local directory, embedded store) on 127.0.0.1:8080.
 run:
 	SHARETOKEN__SERVER__DATA_DIR=$(DATA_DIR) $(CARGO) run --release -- serve
 
-## Every test: unit, integration (real server on port 0), and the lints.
-test: lint
+## Every test: unit, integration (real servers on free ports), and the lints.
+## Installs what the tests start if it is missing (redis-server, redis-cli).
+test: test-deps lint
 	$(CARGO) test --all-targets
+
+## Tools the test harness starts on free ports: Redis (single and cluster).
+test-deps:
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
+	  echo "installing redis-server (Debian package) for the tests"; \
+	  SUDO=$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
 lint:
 	$(CARGO) fmt --all -- --check

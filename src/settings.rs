@@ -95,6 +95,8 @@ pub struct StoreSettings {
     pub prune_interval_seconds: u64,
     /// Bound on the audit log: older events are dropped past it.
     pub audit_max_events: u64,
+    /// How long token records and trails outlive expiry, in seconds.
+    pub keep_expired_seconds: i64,
     /// `[store.redis]`, for `kind = "redis"`.
     pub redis: RedisSettings,
 }
@@ -105,6 +107,7 @@ impl Default for StoreSettings {
             kind: "embedded".into(),
             prune_interval_seconds: 60,
             audit_max_events: 100_000,
+            keep_expired_seconds: 24 * 3600,
             redis: RedisSettings::default(),
         }
     }
@@ -146,6 +149,15 @@ pub struct ClientSettings {
 
 fn default_roles() -> Vec<String> {
     vec!["share".into()]
+}
+
+impl StoreSettings {
+    pub fn retention(&self) -> crate::store::Retention {
+        crate::store::Retention {
+            audit_max_events: self.audit_max_events,
+            keep_expired_seconds: self.keep_expired_seconds,
+        }
+    }
 }
 
 impl Settings {

@@ -133,14 +133,14 @@ impl Application {
 
 /// The configured token store.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn TokenStore>, String> {
-    let audit_max = settings.store.audit_max_events;
+    let retention = settings.store.retention();
     Ok(match settings.store.kind.as_str() {
         "embedded" => Arc::new(
-            EmbeddedStore::open(&settings.in_data_dir(bootstrap::STORE_FILE), audit_max)
+            EmbeddedStore::open(&settings.in_data_dir(bootstrap::STORE_FILE), retention)
                 .map_err(|e| e.0)?,
         ),
         "redis" => Arc::new(
-            RedisStore::connect(&settings.store.redis, audit_max)
+            RedisStore::connect(&settings.store.redis, retention)
                 .await
                 .map_err(|e| e.0)?,
         ),

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::{
-    BulkScope, Revocation, StoreError, TokenFilter, TokenRecord, TokenStore, Watermarks,
+    BulkScope, Retention, Revocation, StoreError, TokenFilter, TokenRecord, TokenStore, Watermarks,
     MAX_TOKEN_LIFE,
 };
 use crate::audit::AuditEvent;
@@ -27,15 +27,17 @@ const EXPIRIES: TableDefinition<(i64, &str), ()> = TableDefinition::new("expirie
 const WATERMARKS: TableDefinition<&str, i64> = TableDefinition::new("watermarks_v1");
 /// (at, sequence) → JSON [`AuditEvent`].
 const AUDIT: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("audit_v1");
-/// (jti, sequence) → at: each token's trail, pointing into [`AUDIT`].
-const AUDIT_BY_TOKEN: TableDefinition<(&str, u64), i64> = TableDefinition::new("audit_by_token_v1");
+/// (jti, sequence) → JSON [`AuditEvent`]: each token's trail, kept as long
+/// as the token's record (not bounded by the log).
+const AUDIT_BY_TOKEN: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("audit_by_token_v1");
 /// `layout` → version; `audit_seq` → next audit sequence number.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
-    audit_max_events: u64,
+    retention: Retention,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -44,7 +46,7 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 
 impl EmbeddedStore {
     /// Opens (or creates) the store file, refusing a newer layout.
-    pub fn open(path: &Path, audit_max_events: u64) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, retention: Retention) -> Result<Self, StoreError> {
         let db = Database::create(path).map_err(|e| {
             StoreError(format!(
                 "cannot open the embedded store {}: {e}",
@@ -78,7 +80,7 @@ impl EmbeddedStore {
         txn.commit().map_err(unavailable)?;
         Ok(Self {
             db: Arc::new(db),
-            audit_max_events: audit_max_events.max(1),
+            retention,
         })
     }
 
@@ -269,22 +271,27 @@ impl TokenStore for EmbeddedStore {
     }
 
     async fn prune_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
+        let keep = self.retention.keep_expired_seconds;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(unavailable)?;
             let mut pruned = 0;
             {
                 let mut expiries = txn.open_table(EXPIRIES).map_err(unavailable)?;
                 let mut tokens = txn.open_table(TOKENS).map_err(unavailable)?;
-                // Valid while now < exp: everything with exp <= now is done.
+                // Valid while now < exp; kept `keep` seconds longer.
                 let expired: Vec<(i64, String)> = expiries
-                    .range(..(now.saturating_add(1), ""))
+                    .range(..(now.saturating_sub(keep).saturating_add(1), ""))
                     .map_err(unavailable)?
                     .map(|entry| entry.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
                     .collect::<Result<_, _>>()
                     .map_err(unavailable)?;
+                let mut trails = txn.open_table(AUDIT_BY_TOKEN).map_err(unavailable)?;
                 for (exp, jti) in &expired {
                     expiries.remove((*exp, jti.as_str())).map_err(unavailable)?;
                     tokens.remove(jti.as_str()).map_err(unavailable)?;
+                    trails
+                        .retain_in((jti.as_str(), 0)..=(jti.as_str(), u64::MAX), |_, _| false)
+                        .map_err(unavailable)?;
                     pruned += 1;
                 }
                 // A watermark older than any token can live covers nothing.
@@ -301,7 +308,7 @@ impl TokenStore for EmbeddedStore {
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         let events = events.to_vec();
-        let max = self.audit_max_events;
+        let max = self.retention.audit_max_events.max(1);
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(unavailable)?;
             {
@@ -319,7 +326,7 @@ impl TokenStore for EmbeddedStore {
                         .map_err(unavailable)?;
                     if let Some(jti) = &event.token_id {
                         by_token
-                            .insert((jti.as_str(), seq), event.at)
+                            .insert((jti.as_str(), seq), bytes.as_slice())
                             .map_err(unavailable)?;
                     }
                     seq += 1;
@@ -328,15 +335,8 @@ impl TokenStore for EmbeddedStore {
                 // Keep the log bounded: drop the oldest beyond the bound.
                 let excess = audit.len().map_err(unavailable)?.saturating_sub(max);
                 for _ in 0..excess {
-                    let Some((key, bytes)) = audit.pop_first().map_err(unavailable)? else {
+                    if audit.pop_first().map_err(unavailable)?.is_none() {
                         break;
-                    };
-                    let old: AuditEvent =
-                        serde_json::from_slice(bytes.value()).map_err(unavailable)?;
-                    if let Some(jti) = &old.token_id {
-                        by_token
-                            .remove((jti.as_str(), key.value().1))
-                            .map_err(unavailable)?;
                     }
                 }
             }
@@ -368,19 +368,13 @@ impl TokenStore for EmbeddedStore {
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unavailable)?;
             let by_token = txn.open_table(AUDIT_BY_TOKEN).map_err(unavailable)?;
-            let audit = txn.open_table(AUDIT).map_err(unavailable)?;
             let mut out = Vec::new();
             for entry in by_token
                 .range((jti.as_str(), 0)..=(jti.as_str(), u64::MAX))
                 .map_err(unavailable)?
             {
-                let (key, at) = entry.map_err(unavailable)?;
-                if let Some(bytes) = audit
-                    .get((at.value(), key.value().1))
-                    .map_err(unavailable)?
-                {
-                    out.push(serde_json::from_slice(bytes.value()).map_err(unavailable)?);
-                }
+                let (_, bytes) = entry.map_err(unavailable)?;
+                out.push(serde_json::from_slice(bytes.value()).map_err(unavailable)?);
             }
             Ok(out)
         })

@@ -16,6 +16,26 @@ use crate::audit::AuditEvent;
 use crate::clock::UnixSeconds;
 use crate::token::ShareClaims;
 
+/// How much history a store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Bound on the audit log: older events are dropped past it.
+    pub audit_max_events: u64,
+    /// How long a token's record and audit trail outlive its expiry, so
+    /// that operators can still list it (state `expired`) and read its
+    /// trail. Its revocation entry itself ends with the token.
+    pub keep_expired_seconds: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            audit_max_events: 100_000,
+            keep_expired_seconds: 24 * 3600,
+        }
+    }
+}
+
 /// Longest a share token lives (1440 minutes), and so the longest a bulk
 /// revocation watermark needs keeping.
 pub const MAX_TOKEN_LIFE: i64 = 1440 * 60;
@@ -202,8 +222,8 @@ pub trait TokenStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<TokenRecord>, StoreError>;
 
-    /// Forgets tokens whose expiry has passed, and watermarks older than
-    /// any token can live; returns how many tokens.
+    /// Forgets tokens expired longer ago than the retention, and watermarks
+    /// older than any token can live; returns how many tokens.
     async fn prune_expired(&self, now: UnixSeconds) -> Result<u64, StoreError>;
 
     /// Appends audit events (called by the audit writer, in batches).

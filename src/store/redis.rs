@@ -18,7 +18,7 @@ use redis::{Cmd, FromRedisValue, Pipeline, Script};
 use serde::Deserialize;
 
 use super::{
-    watermark_values_cover, BulkScope, Revocation, StoreError, TokenFilter, TokenRecord,
+    watermark_values_cover, BulkScope, Retention, Revocation, StoreError, TokenFilter, TokenRecord,
     TokenStore, Watermarks, MAX_TOKEN_LIFE,
 };
 use crate::audit::AuditEvent;
@@ -45,8 +45,6 @@ pub struct RedisSettings {
     pub connect_timeout_ms: u64,
     /// Bound on every command, in milliseconds: past it, fail closed (503).
     pub command_timeout_ms: u64,
-    /// How long a token's audit trail outlives the token, in seconds.
-    pub audit_retention_seconds: i64,
 }
 
 impl Default for RedisSettings {
@@ -57,7 +55,6 @@ impl Default for RedisSettings {
             key_prefix: "sharetoken".into(),
             connect_timeout_ms: 1000,
             command_timeout_ms: 1000,
-            audit_retention_seconds: 7 * 24 * 3600,
         }
     }
 }
@@ -103,8 +100,7 @@ pub struct RedisStore {
     conn: Connection,
     prefix: String,
     timeout: Duration,
-    audit_max_events: u64,
-    audit_retention: i64,
+    retention: Retention,
     raise_watermark: Script,
     /// Where the settings point, without credentials, for messages.
     target: String,
@@ -116,7 +112,7 @@ impl RedisStore {
     /// Redis answers.
     pub async fn connect(
         settings: &RedisSettings,
-        audit_max_events: u64,
+        retention: Retention,
     ) -> Result<Self, StoreError> {
         if settings.key_prefix.contains(['{', '}']) || settings.key_prefix.is_empty() {
             return Err(StoreError(
@@ -165,8 +161,7 @@ impl RedisStore {
             conn,
             prefix: settings.key_prefix.clone(),
             timeout,
-            audit_max_events: audit_max_events.max(1),
-            audit_retention: settings.audit_retention_seconds.max(0),
+            retention,
             raise_watermark: Script::new(RAISE_WATERMARK),
             target,
         };
@@ -198,6 +193,11 @@ impl RedisStore {
         }
         // Layout 1 needs no data changes; a later layout migrates here.
         Ok(())
+    }
+
+    /// When a token's record and trail may go.
+    fn forget_at(&self, expires_at: UnixSeconds) -> UnixSeconds {
+        expires_at + self.retention.keep_expired_seconds.max(0)
     }
 
     fn key_token(&self, jti: &str) -> String {
@@ -321,7 +321,7 @@ impl TokenStore for RedisStore {
                     .arg(self.key_token(&record.jti))
                     .arg(&json)
                     .arg("EXAT")
-                    .arg(record.expires_at),
+                    .arg(self.forget_at(record.expires_at)),
             )
             .await?;
         let exp_member = serde_json::to_string(&(&record.jti, &record.connector, &record.client))
@@ -342,7 +342,11 @@ impl TokenStore for RedisStore {
                 0,
             )
             .ignore()
-            .zadd(self.key_index("exp"), exp_member, record.expires_at)
+            .zadd(
+                self.key_index("exp"),
+                exp_member,
+                self.forget_at(record.expires_at),
+            )
             .ignore();
         self.pipeline::<()>(&pipe).await
     }
@@ -470,6 +474,7 @@ impl TokenStore for RedisStore {
 
     async fn prune_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
         // Records expire by themselves (EXAT); only the index needs pruning.
+        // Index scores are already "expiry + retention".
         let expired: Vec<String> = self
             .query(
                 redis::cmd("ZRANGEBYSCORE")
@@ -520,8 +525,7 @@ impl TokenStore for RedisStore {
             log.cmd("XADD")
                 .arg(self.key_audit_log())
                 .arg("MAXLEN")
-                .arg("~")
-                .arg(self.audit_max_events)
+                .arg(self.retention.audit_max_events.max(1))
                 .arg("*")
                 .arg("e")
                 .arg(&json)
@@ -532,7 +536,8 @@ impl TokenStore for RedisStore {
         let trails = events.iter().filter_map(|event| {
             let jti = event.token_id.as_ref()?;
             let json = serde_json::to_string(event).ok()?;
-            let until = event.token_expires_at.unwrap_or(event.at) + self.audit_retention;
+            let until =
+                event.token_expires_at.unwrap_or(event.at) + self.retention.keep_expired_seconds;
             let key = self.key_trail(jti);
             let mut pipe = redis::pipe();
             pipe.rpush(&key, json)

@@ -97,7 +97,7 @@ async fn e3_out_of_range_timeouts_issue_nothing_and_write_nothing() {
 }
 
 #[tokio::test]
-async fn expired_records_are_pruned_from_the_store() {
+async fn expired_records_are_kept_a_day_then_pruned() {
     let setup = Setup::new();
     let app = spawn_with(&setup).await;
     app.mint(
@@ -107,7 +107,7 @@ async fn expired_records_are_pruned_from_the_store() {
     .await;
     app.mint(
         LOCAL,
-        json!({"shareType": 0, "key": "k", "timeoutInMinutes": 10}),
+        json!({"shareType": 0, "key": "k", "timeoutInMinutes": 1440}),
     )
     .await;
     assert_eq!(app.token_records().await.len(), 2);
@@ -120,10 +120,13 @@ async fn expired_records_are_pruned_from_the_store() {
         .collect();
     assert!(states.contains(&json!("expired")) && states.contains(&json!("active")));
 
-    // Pruning runs at start and then periodically: a restart prunes now.
+    // A day after the short one expired, it goes; the long one has just
+    // expired and stays listed. Pruning runs at start: a restart prunes now.
     app.stop().await;
+    app.clock.set(T0 + 60 + 86_400);
     let app = spawn_with(&setup).await;
     let records = app.token_records().await;
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0]["state"], "active");
+    assert_eq!(records[0]["state"], "expired");
+    assert_eq!(records[0]["expiresAt"], "2026-12-04T00:00:00Z");
 }
