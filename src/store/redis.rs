@@ -7,6 +7,8 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -102,6 +104,8 @@ pub struct RedisStore {
     timeout: Duration,
     retention: Retention,
     raise_watermark: Script,
+    /// Whether the layout migration has run against this Redis.
+    migrated: Arc<AtomicBool>,
     /// Where the settings point, without credentials, for messages.
     target: String,
 }
@@ -163,6 +167,7 @@ impl RedisStore {
             timeout,
             retention,
             raise_watermark: Script::new(RAISE_WATERMARK),
+            migrated: Arc::new(AtomicBool::new(false)),
             target,
         };
         match store.migrate().await {
@@ -192,6 +197,7 @@ impl RedisStore {
             return Err(MigrateError::TooNew(version));
         }
         // Layout 1 needs no data changes; a later layout migrates here.
+        self.migrated.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -473,6 +479,19 @@ impl TokenStore for RedisStore {
     }
 
     async fn prune_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
+        // An instance that started while Redis was down records the layout
+        // now (pruning runs at start and then periodically).
+        if !self.migrated.load(Ordering::Relaxed) {
+            match self.migrate().await {
+                Ok(()) => {}
+                Err(MigrateError::TooNew(v)) => {
+                    return Err(StoreError(format!(
+                        "Redis holds a newer layout ({v}); upgrade sharetoken"
+                    )))
+                }
+                Err(MigrateError::Store(e)) => return Err(e),
+            }
+        }
         // Records expire by themselves (EXAT); only the index needs pruning.
         // Index scores are already "expiry + retention".
         let expired: Vec<String> = self

@@ -55,6 +55,7 @@ impl RedisServer {
             "--appendonly yes".into(),
             "--appendfsync always".into(),
             "--logfile redis.log".into(),
+            "--enable-debug-command local".into(),
         ];
         if self.cluster {
             args.push("--cluster-enabled yes".into());

@@ -1,0 +1,364 @@
+//! Several real sharetoken processes on one Redis behave as one (case R2),
+//! and fail closed while Redis is down or slow, recovering by themselves
+//! (case R3).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sharetoken::auth::hash_secret;
+use sharetoken::token::KeyRing;
+use support::instance::Instance;
+use support::redis::{unique_prefix, RedisServer};
+use tempfile::TempDir;
+
+const SHARER: (&str, &str) = ("app", "app-secret");
+const ADMIN: (&str, &str) = ("ops", "ops-secret");
+const OBJECT: &str = "docs/report.txt";
+const CONTENT: &str = "quarterly numbers";
+/// The bound on every Redis command in these tests.
+const COMMAND_TIMEOUT_MS: u64 = 300;
+
+/// Writes a configuration for instances sharing `redis_url` and returns
+/// the directory holding it, the objects and each instance's data.
+fn configure(redis_url: &str) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = dir.path().join("objects");
+    std::fs::create_dir_all(objects.join("docs")).unwrap();
+    std::fs::write(objects.join(OBJECT), CONTENT).unwrap();
+    let config = format!(
+        r#"
+[server]
+demo_client = false
+workers = 2
+
+[tokens]
+keys = ["{key}"]
+
+[store]
+kind = "redis"
+prune_interval_seconds = 1
+
+[store.redis]
+url = "{redis_url}"
+key_prefix = "{prefix}"
+connect_timeout_ms = {COMMAND_TIMEOUT_MS}
+command_timeout_ms = {COMMAND_TIMEOUT_MS}
+
+[[connectors]]
+type = "objectstorageproxy"
+name = "local"
+backend = "local"
+root = "{objects}"
+
+[[clients]]
+id = "{sharer}"
+secret_hash = "{sharer_hash}"
+roles = ["share"]
+connectors = ["*"]
+
+[[clients]]
+id = "{admin}"
+secret_hash = "{admin_hash}"
+roles = ["admin"]
+"#,
+        key = KeyRing::generate_paserk(),
+        prefix = unique_prefix("instances"),
+        objects = objects.display(),
+        sharer = SHARER.0,
+        sharer_hash = hash_secret(SHARER.1),
+        admin = ADMIN.0,
+        admin_hash = hash_secret(ADMIN.1),
+    );
+    std::fs::write(dir.path().join("sharetoken.toml"), config).unwrap();
+    dir
+}
+
+fn config_of(dir: &TempDir) -> std::path::PathBuf {
+    dir.path().join("sharetoken.toml")
+}
+
+async fn start(dir: &TempDir, name: &str) -> Instance {
+    Instance::start(&config_of(dir), dir.path(), name).await
+}
+
+/// Mints a file share of OBJECT on `instance`; returns (token, id).
+async fn mint(instance: &Instance) -> (String, String) {
+    let access = instance.access_token(SHARER.0, SHARER.1).await;
+    let body = json!({"shareType": 0, "key": OBJECT, "timeoutInMinutes": 30});
+    let response = instance.mint(&access, &body).await;
+    assert_eq!(response.status(), StatusCode::OK, "{}", instance.log_text());
+    let answer: Value = response.json().await.unwrap();
+    (
+        answer["result"]["shareToken"].as_str().unwrap().to_owned(),
+        answer["result"]["tokenId"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn revoke(instance: &Instance, jti: &str) {
+    let admin = instance.access_token(ADMIN.0, ADMIN.1).await;
+    let response = instance
+        .admin_post(&admin, &format!("/admin/v1/tokens/{jti}/revoke"), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+async fn status_and_code(response: reqwest::Response) -> (StatusCode, String) {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or_default();
+    (status, body["resCode"].as_str().unwrap_or("").to_owned())
+}
+
+async fn assert_served(instance: &Instance, token: &str) {
+    let response = instance.view(OBJECT, token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), CONTENT);
+}
+
+async fn assert_revoked(instance: &Instance, token: &str) {
+    let answer = status_and_code(instance.view(OBJECT, token).await).await;
+    assert_eq!(
+        answer,
+        (StatusCode::UNAUTHORIZED, "ST.ShareTokenRevoked".into())
+    );
+}
+
+#[tokio::test]
+async fn r2_a_revocation_through_one_instance_holds_on_every_instance_and_across_restarts() {
+    let redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    let mut a = start(&dir, "a").await;
+    let mut b = start(&dir, "b").await;
+
+    let (token, jti) = mint(&a).await;
+    let (other, _) = mint(&a).await;
+    assert_served(&b, &token).await;
+    revoke(&a, &jti).await;
+    // At once, on the other instance.
+    assert_revoked(&b, &token).await;
+    assert_revoked(&a, &token).await;
+    assert_served(&b, &other).await;
+
+    a.restart().await;
+    b.restart().await;
+    assert_revoked(&a, &token).await;
+    assert_revoked(&b, &token).await;
+    assert_served(&a, &other).await;
+}
+
+#[tokio::test]
+async fn a_bulk_revocation_on_one_instance_holds_on_the_other() {
+    let redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    let a = start(&dir, "a").await;
+    let b = start(&dir, "b").await;
+    let (token, jti) = mint(&a).await;
+    assert_served(&b, &token).await;
+
+    let admin = b.access_token(ADMIN.0, ADMIN.1).await;
+    let response = b
+        .admin_post(
+            &admin,
+            "/admin/v1/revocations",
+            Some(json!({"client": SHARER.0})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["result"]["scope"], "client app");
+    assert_revoked(&a, &token).await;
+
+    // The admin API on either instance sees the same records and trail.
+    let details: Value = a
+        .admin_get(
+            &a.access_token(ADMIN.0, ADMIN.1).await,
+            &format!("/admin/v1/tokens/{jti}"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(details["result"]["state"], "revoked");
+    // Audit is written off the request path: give the writer a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let details: Value = b
+            .admin_get(&admin, &format!("/admin/v1/tokens/{jti}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let kinds: Vec<String> = details["result"]["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_owned())
+            .collect();
+        if kinds == ["mint", "view", "deny"] || Instant::now() > deadline {
+            assert_eq!(kinds, ["mint", "view", "deny"]);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `instance` serves `token` again (Redis back), bounded.
+async fn wait_until_served(instance: &Instance, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = instance.view(OBJECT, token).await;
+        if response.status() == StatusCode::OK {
+            assert_eq!(response.text().await.unwrap(), CONTENT);
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not recover: {}",
+            response.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A view while Redis cannot answer: never 200 for the revoked token, 503
+/// for every token, and quickly.
+async fn assert_fails_closed(instance: &Instance, revoked: &str, valid: &str) {
+    for token in [revoked, valid] {
+        let started = Instant::now();
+        let answer = status_and_code(instance.view(OBJECT, token).await).await;
+        let elapsed = started.elapsed();
+        assert_eq!(
+            answer,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ST.StoreUnavailable".into()
+            )
+        );
+        // A bound on the answer, not a performance figure: no hang.
+        assert!(
+            elapsed < Duration::from_secs(3),
+            "answered after {elapsed:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn r3_while_redis_is_down_views_fail_closed_and_recover_without_a_restart() {
+    let mut redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    let instance = start(&dir, "a").await;
+    let (t1, jti1) = mint(&instance).await;
+    let (t2, _) = mint(&instance).await;
+    revoke(&instance, &jti1).await;
+
+    redis.kill();
+    assert_fails_closed(&instance, &t1, &t2).await;
+    let access = instance.access_token(SHARER.0, SHARER.1).await;
+    let body = json!({"shareType": 0, "key": OBJECT, "timeoutInMinutes": 5});
+    let answer = status_and_code(instance.mint(&access, &body).await).await;
+    assert_eq!(
+        answer,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ST.StoreUnavailable".into()
+        )
+    );
+
+    redis.restart();
+    wait_until_served(&instance, &t2).await;
+    assert_revoked(&instance, &t1).await;
+    assert!(!instance.log_text().contains("v4.local."));
+}
+
+#[tokio::test]
+async fn r3_while_redis_answers_late_views_fail_closed_and_recover() {
+    let redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    let instance = start(&dir, "a").await;
+    let (t1, jti1) = mint(&instance).await;
+    let (t2, _) = mint(&instance).await;
+    revoke(&instance, &jti1).await;
+
+    for stall in [
+        vec!["DEBUG", "SLEEP", "3"],
+        vec!["CLIENT", "PAUSE", "3000", "ALL"],
+    ] {
+        let port = redis.port;
+        let stalled = std::thread::spawn(move || {
+            std::process::Command::new("redis-cli")
+                .args(["-p", &port.to_string()])
+                .args(&stall)
+                .output()
+                .unwrap()
+        });
+        // Let the stall begin.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_fails_closed(&instance, &t1, &t2).await;
+        stalled.join().unwrap();
+        wait_until_served(&instance, &t2).await;
+        assert_revoked(&instance, &t1).await;
+    }
+}
+
+#[tokio::test]
+async fn an_instance_starts_while_redis_is_down_and_serves_once_it_is_up() {
+    let mut redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    redis.kill();
+    let instance = start(&dir, "a").await;
+    let access = instance.access_token(SHARER.0, SHARER.1).await;
+    let body = json!({"shareType": 0, "key": OBJECT, "timeoutInMinutes": 5});
+    let answer = status_and_code(instance.mint(&access, &body).await).await;
+    assert_eq!(
+        answer,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ST.StoreUnavailable".into()
+        )
+    );
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = instance.mint(&access, &body).await;
+        if response.status() == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "mint did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The layout version was recorded once Redis answered.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while redis.cli(&["KEYS", "*:{meta}:layout"]).trim().is_empty() {
+        assert!(Instant::now() < deadline, "layout never recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_instance_refuses_a_newer_redis_layout() {
+    let redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    let config = std::fs::read_to_string(config_of(&dir)).unwrap();
+    let prefix = config
+        .lines()
+        .find_map(|l| l.strip_prefix("key_prefix = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    redis.cli(&["SET", &format!("{prefix}:{{meta}}:layout"), "99"]);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sharetoken"))
+        .args(["--config", config_of(&dir).to_str().unwrap(), "serve"])
+        .env("SHARETOKEN__SERVER__LISTEN", "127.0.0.1:0")
+        .env("SHARETOKEN__SERVER__DATA_DIR", dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("holds layout 99"), "{stderr}");
+    assert!(
+        stderr.contains("newer than this sharetoken knows (1)"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,170 @@
+//! Real `sharetoken serve` processes, configured by a TOML file, for tests
+//! that need several instances or restarts.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+
+use super::redis::free_port;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sharetoken");
+
+/// One running instance; killed on drop.
+pub struct Instance {
+    pub base: String,
+    port: u16,
+    config: PathBuf,
+    data_dir: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+    pub http: reqwest::Client,
+}
+
+impl Instance {
+    /// Starts an instance with `config` and its own data directory under `dir`.
+    pub async fn start(config: &Path, dir: &Path, name: &str) -> Self {
+        let mut instance = Self {
+            base: String::new(),
+            port: free_port(),
+            config: config.to_owned(),
+            data_dir: dir.join(format!("data-{name}")),
+            log: dir.join(format!("{name}.log")),
+            child: None,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        };
+        instance.base = format!("http://127.0.0.1:{}", instance.port);
+        instance.launch().await;
+        instance
+    }
+
+    async fn launch(&mut self) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(BIN)
+            .args(["--config", self.config.to_str().unwrap(), "serve"])
+            .env(
+                "SHARETOKEN__SERVER__LISTEN",
+                format!("127.0.0.1:{}", self.port),
+            )
+            .env("SHARETOKEN__SERVER__DATA_DIR", &self.data_dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("the sharetoken binary starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.http.get(format!("{}/healthz", self.base)).send().await {
+                if r.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("sharetoken exited with {status}: {}", self.log_text());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("sharetoken did not answer: {}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.launch().await;
+    }
+
+    pub async fn access_token(&self, client: &str, secret: &str) -> String {
+        let body: Value = self
+            .http
+            .post(format!("{}/baas/auth/v1.0/oauth2/token", self.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client),
+                ("client_secret", secret),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned()
+    }
+
+    /// POSTs a mint body on the local connector.
+    pub async fn mint(&self, access: &str, body: &Value) -> Response {
+        self.http
+            .post(format!(
+                "{}/u-route/baas/sys/v1.1/connectors/objectstorageproxy/local/sharetoken",
+                self.base
+            ))
+            .header("access-token", access)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn view(&self, object: &str, token: &str) -> Response {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("object", object)
+            .append_pair("shareToken", token)
+            .finish();
+        self.http
+            .get(format!(
+                "{}/u-route/baas/sys/v1.1/objectstorage/viewshareobject?{query}",
+                self.base
+            ))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn admin_post(&self, access: &str, path: &str, body: Option<Value>) -> Response {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("access-token", access);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn admin_get(&self, access: &str, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("access-token", access)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
