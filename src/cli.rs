@@ -32,10 +32,54 @@ pub enum Command {
     /// Read a client secret from standard input and print its argon2 hash
     /// for `clients[].secret_hash`.
     HashSecret,
-    /// Revoke a share token by id, through a running server's admin API.
+    /// Revoke one share token by id, or in bulk, through a running server's
+    /// admin API.
     Revoke {
         /// The token id (`tokenId` in the mint answer).
-        token_id: String,
+        #[arg(required_unless_present_any = ["connector", "client", "issued_before"])]
+        token_id: Option<String>,
+        /// Revoke every token of this connector (`type/name`).
+        #[arg(long, conflicts_with_all = ["token_id", "client"])]
+        connector: Option<String>,
+        /// Revoke every token of this client.
+        #[arg(long, conflicts_with = "token_id")]
+        client: Option<String>,
+        /// Only tokens issued before this time (RFC 3339); alone: every token.
+        #[arg(long, conflicts_with = "token_id")]
+        issued_before: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List issued tokens, or show one token with its audit trail.
+    Tokens {
+        /// Show this token (with its audit trail) instead of a list.
+        token_id: Option<String>,
+        /// Only this connector (`type/name`).
+        #[arg(long)]
+        connector: Option<String>,
+        /// Only this client.
+        #[arg(long)]
+        client: Option<String>,
+        /// Only tokens in this state: active, revoked or expired.
+        #[arg(long)]
+        state: Option<String>,
+        /// Page size (at most 1000).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// The `next` of the previous page.
+        #[arg(long)]
+        after: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Read the audit log.
+    Audit {
+        /// Events at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many events (at most 1000).
+        #[arg(long)]
+        limit: Option<usize>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -56,20 +100,81 @@ pub struct ServerArgs {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
-    let outcome = match cli.command {
+    match execute(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sharetoken: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> Result<(), String> {
+    match cli.command {
         Command::Keygen => {
             println!("{}", KeyRing::generate_paserk());
             Ok(())
         }
         Command::HashSecret => hash_secret(),
         Command::Serve => serve(cli.config).await,
-        Command::Revoke { token_id, server } => revoke(cli.config, &token_id, server).await,
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("sharetoken: {message}");
-            ExitCode::FAILURE
+        Command::Revoke {
+            token_id,
+            connector,
+            client,
+            issued_before,
+            server,
+        } => {
+            let admin = AdminClient::connect(cli.config, server).await;
+            match token_id {
+                Some(jti) => {
+                    admin?
+                        .post(&format!("/admin/v1/tokens/{jti}/revoke"), None)
+                        .await
+                }
+                None => {
+                    let body = serde_json::json!({
+                        "connector": connector, "client": client, "issuedBefore": issued_before,
+                    });
+                    let body = without_nulls(body);
+                    admin?.post("/admin/v1/revocations", Some(body)).await
+                }
+            }
+        }
+        Command::Tokens {
+            token_id,
+            connector,
+            client,
+            state,
+            limit,
+            after,
+            server,
+        } => {
+            let admin = AdminClient::connect(cli.config, server).await;
+            match token_id {
+                Some(jti) => admin?.get(&format!("/admin/v1/tokens/{jti}"), &[]).await,
+                None => {
+                    let limit = limit.map(|l| l.to_string());
+                    let query = [
+                        ("connector", connector),
+                        ("client", client),
+                        ("state", state),
+                        ("limit", limit),
+                        ("after", after),
+                    ];
+                    admin?.get("/admin/v1/tokens", &query).await
+                }
+            }
+        }
+        Command::Audit {
+            since,
+            limit,
+            server,
+        } => {
+            let limit = limit.map(|l| l.to_string());
+            let admin = AdminClient::connect(cli.config, server).await;
+            admin?
+                .get("/admin/v1/audit", &[("since", since), ("limit", limit)])
+                .await
         }
     }
 }
@@ -128,55 +233,96 @@ async fn serve(config: Option<PathBuf>) -> Result<(), String> {
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 
-async fn revoke(config: Option<PathBuf>, token_id: &str, server: ServerArgs) -> Result<(), String> {
-    let settings = load_settings(config)?;
-    let url = server
-        .url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", settings.server.listen));
-    let (client_id, secret) = admin_credentials(&settings, server)?;
-    let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{url}/baas/auth/v1.0/oauth2/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id.as_str()),
-            ("client_secret", secret.as_str()),
-        ])
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach {url}: {e}"))?
-        .json()
-        .await
-        .map_err(|e| format!("unexpected answer from {url}: {e}"))?;
-    let Some(access_token) = token["access_token"].as_str() else {
-        return Err(format!(
-            "could not authenticate as {client_id}: {}",
-            token["resMsg"]
-        ));
-    };
-    let answer = http
-        .post(format!("{url}/admin/v1/tokens/{token_id}/revoke"))
-        .header("access-token", access_token)
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach {url}: {e}"))?;
-    let status = answer.status();
-    let body: serde_json::Value = answer
-        .json()
-        .await
-        .map_err(|e| format!("unexpected answer from {url}: {e}"))?;
-    if !status.is_success() {
-        return Err(format!(
-            "{status}: {}",
-            body["resMsg"].as_str().unwrap_or("")
-        ));
+fn without_nulls(mut body: serde_json::Value) -> serde_json::Value {
+    if let Some(map) = body.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
     }
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&body["result"]).unwrap_or_default()
-    );
-    Ok(())
+    body
+}
+
+/// A client of a running server's admin API, authenticated once.
+struct AdminClient {
+    url: String,
+    access_token: String,
+    http: reqwest::Client,
+}
+
+impl AdminClient {
+    async fn connect(config: Option<PathBuf>, server: ServerArgs) -> Result<Self, String> {
+        let settings = load_settings(config)?;
+        let url = server
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", settings.server.listen));
+        let (client_id, secret) = admin_credentials(&settings, server)?;
+        let http = reqwest::Client::new();
+        let token: serde_json::Value = http
+            .post(format!("{url}/baas/auth/v1.0/oauth2/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+                ("client_secret", secret.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach {url}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("unexpected answer from {url}: {e}"))?;
+        let Some(access_token) = token["access_token"].as_str() else {
+            return Err(format!(
+                "could not authenticate as {client_id}: {}",
+                token["resMsg"].as_str().unwrap_or("no access token")
+            ));
+        };
+        Ok(Self {
+            url,
+            access_token: access_token.to_owned(),
+            http,
+        })
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, Option<String>)]) -> Result<(), String> {
+        let query: Vec<(&str, &String)> = query
+            .iter()
+            .filter_map(|(name, value)| value.as_ref().map(|v| (*name, v)))
+            .collect();
+        let request = self.http.get(format!("{}{path}", self.url)).query(&query);
+        self.send(request).await
+    }
+
+    async fn post(&self, path: &str, body: Option<serde_json::Value>) -> Result<(), String> {
+        let mut request = self.http.post(format!("{}{path}", self.url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    /// Sends, prints the answer's `result` as JSON, or fails with its message.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(), String> {
+        let answer = request
+            .header("access-token", &self.access_token)
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach {}: {e}", self.url))?;
+        let status = answer.status();
+        let body: serde_json::Value = answer
+            .json()
+            .await
+            .map_err(|e| format!("unexpected answer from {}: {e}", self.url))?;
+        if !status.is_success() {
+            return Err(format!(
+                "{status}: {}",
+                body["resMsg"].as_str().unwrap_or("")
+            ));
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&body["result"]).unwrap_or_default()
+        );
+        Ok(())
+    }
 }
 
 fn admin_credentials(settings: &Settings, server: ServerArgs) -> Result<(String, String), String> {

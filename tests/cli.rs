@@ -806,3 +806,67 @@ async fn l1_tokens_sent_in_unexpected_places_are_neither_echoed_nor_logged() {
     }
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+#[tokio::test]
+async fn the_admin_commands_list_show_audit_and_revoke_in_bulk() {
+    let served = Served::start().await;
+    let access = served.access_token().await;
+    let (token, jti) = served
+        .mint(("access-token", access.clone()), SAMPLE_KEY)
+        .await;
+    assert_eq!(
+        served.view(SAMPLE_KEY, &token).await.status(),
+        StatusCode::OK
+    );
+
+    let listed = served.admin(&["tokens", "--state", "active"]).await;
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["tokens"][0]["tokenId"], jti.as_str());
+    assert_eq!(listed["tokens"][0]["client"], DEMO_CLIENT_ID);
+
+    // The audit writer runs off the request path: wait for mint and view.
+    let mut shown = Value::Null;
+    for _ in 0..100 {
+        let output = served.admin(&["tokens", &jti]).await;
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        shown = serde_json::from_slice(&output.stdout).unwrap();
+        if shown["audit"].as_array().map(Vec::len) == Some(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let kinds: Vec<&str> = shown["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["mint", "view"]);
+
+    let audit = served
+        .admin(&["audit", "--since", "2000-01-01T00:00:00Z", "--limit", "10"])
+        .await;
+    assert!(audit.status.success());
+    let audit: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    assert!(audit["events"].as_array().unwrap().len() >= 2);
+
+    let bulk = served
+        .admin(&["revoke", "--connector", "objectstorageproxy/local"])
+        .await;
+    assert!(bulk.status.success(), "{}", text(&bulk.stderr));
+    let bulk: Value = serde_json::from_slice(&bulk.stdout).unwrap();
+    assert_eq!(bulk["scope"], "connector objectstorageproxy/local");
+    let refused = served.view(SAMPLE_KEY, &token).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    let bad = served.admin(&["tokens", "--state", "sleeping"]).await;
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).starts_with("sharetoken: 400 Bad Request"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let none = served.admin(&["revoke"]).await;
+    assert!(!none.status.success());
+}

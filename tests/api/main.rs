@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod admin;
 mod errors;
 mod http_semantics;
 mod keys;
