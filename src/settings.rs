@@ -130,6 +130,58 @@ pub struct ConnectorSettings {
 pub enum BackendSettings {
     /// A directory on this machine.
     Local { root: PathBuf },
+    /// An S3-compatible store: MinIO, Huawei OBS, AWS S3, …
+    S3(S3Settings),
+    /// Another connector's store, with another bucket: Astro Zero's
+    /// object storage proxy in front of an OBS or MinIO connector.
+    Proxy {
+        /// The underlying connector, `type/name` (its backend must be `s3`).
+        target: String,
+        /// The bucket to read from.
+        bucket: String,
+    },
+}
+
+/// An S3-compatible backend. Credentials may be given here, in files, or in
+/// the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`); they are never logged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    /// Base URL, e.g. `http://127.0.0.1:9000` (MinIO) or
+    /// `https://<bucket>.obs.<region>.myhuaweicloud.com` (OBS, virtual-hosted).
+    /// Omitted: AWS S3 for the region.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: Option<SecretString>,
+    pub secret_access_key: Option<SecretString>,
+    /// Files holding the key id and secret instead (e.g. container secrets).
+    pub access_key_id_file: Option<PathBuf>,
+    pub secret_access_key_file: Option<PathBuf>,
+    /// `true`: `https://<bucket>.<host>/key` (OBS, AWS); `false`:
+    /// `https://<host>/<bucket>/key` (MinIO and most local servers).
+    #[serde(default)]
+    pub virtual_hosted_style: bool,
+    /// Allow plain `http://` endpoints (local MinIO, test servers).
+    #[serde(default)]
+    pub allow_http: bool,
+    /// Bound on connecting to the backend, in milliseconds.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Bound on waiting for the backend's first byte (its response
+    /// headers), in milliseconds: past it, 504. There is no bound on the
+    /// whole transfer, so a slow, steady download is never cut.
+    #[serde(default = "default_first_byte_timeout_ms")]
+    pub first_byte_timeout_ms: u64,
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    2_000
+}
+
+fn default_first_byte_timeout_ms() -> u64 {
+    10_000
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -49,6 +49,9 @@ impl Application {
         let store = open_store(&settings).await?;
         let (audit, audit_writer) = AuditSink::start(Arc::clone(&store));
         let connector_ids = connectors.ids().cloned().collect();
+        // Each connector is probed once; a failing one is logged by name and
+        // keeps answering 502 while the others serve.
+        connectors.probe_all().await;
         // Prune once before serving, then periodically (run_until_stopped).
         match store.prune_expired(clock.now()).await {
             Ok(0) => {}

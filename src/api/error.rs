@@ -85,6 +85,9 @@ pub enum ApiError {
     /// 502: the connector's backend failed.
     #[error("connector {0} is unavailable")]
     BackendUnavailable(String),
+    /// 504: the connector's backend did not answer in time.
+    #[error("connector {0} did not answer in time")]
+    BackendTimeout(String),
     /// 503: the token store cannot answer; fail closed.
     #[error("the token store is unavailable; try again later")]
     StoreUnavailable,
@@ -120,6 +123,7 @@ impl ApiError {
             ApiError::RangeNotSatisfiable { .. } => "ST.RangeNotSatisfiable",
             ApiError::ObjectChanged => "ST.ObjectChanged",
             ApiError::BackendUnavailable(_) => "ST.BackendUnavailable",
+            ApiError::BackendTimeout(_) => "ST.BackendTimeout",
             ApiError::StoreUnavailable => "ST.StoreUnavailable",
             ApiError::Internal => "ST.Internal",
         }
@@ -172,6 +176,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::ObjectChanged | ApiError::BackendUnavailable(_) => StatusCode::BAD_GATEWAY,
+            ApiError::BackendTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -222,6 +227,7 @@ impl From<StorageError> for ApiError {
             StorageError::NotFound => ApiError::ObjectNotFound,
             StorageError::Changed => ApiError::ObjectChanged,
             StorageError::Unavailable { connector } => ApiError::BackendUnavailable(connector),
+            StorageError::Timeout { connector } => ApiError::BackendTimeout(connector),
         }
     }
 }

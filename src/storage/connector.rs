@@ -1,9 +1,10 @@
 //! One configured connector, and the set of them.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -11,8 +12,9 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{Attribute, GetOptions, GetRange, ObjectStore};
 
-use super::{local, ConnectorId, StorageError};
-use crate::settings::{BackendSettings, ConnectorSettings};
+use super::{local, s3, ConnectorId, StorageError};
+use crate::redact::scrub;
+use crate::settings::{BackendSettings, ConnectorSettings, S3Settings};
 use crate::share::ObjectKey;
 
 /// An object's bytes, streamed as the backend delivers them.
@@ -32,9 +34,14 @@ pub struct ObjectInfo {
     backend_etag: Option<String>,
 }
 
-/// Where a connector reads from, and how keys become backend paths.
+/// Where a connector reads from.
 enum Backend {
     Local(Arc<dyn ObjectStore>),
+    S3 {
+        store: Arc<dyn ObjectStore>,
+        /// Bound on waiting for the backend's response headers.
+        first_byte: Duration,
+    },
     /// Misconfigured at start (reason logged then); every read answers 502.
     Broken,
 }
@@ -46,27 +53,50 @@ pub struct Connector {
 
 impl Connector {
     /// Builds a connector; a backend that cannot be opened is logged by
-    /// connector name and leaves that connector answering 502, not the
-    /// server refusing to start.
-    pub fn from_settings(settings: &ConnectorSettings) -> Result<Self, String> {
+    /// connector name and leaves that connector answering 502, rather than
+    /// the server refusing to start. `targets` resolves proxy connectors.
+    fn from_settings(
+        settings: &ConnectorSettings,
+        targets: &BTreeMap<ConnectorId, S3Settings>,
+    ) -> Result<Self, String> {
         let id = ConnectorId::parse(&settings.kind, &settings.name).ok_or_else(|| {
             format!(
                 "connector '{}': unknown type '{}' (use obs, minio or objectstorageproxy)",
                 settings.name, settings.kind
             )
         })?;
-        let backend = match &settings.backend {
-            BackendSettings::Local { root } => match local::open(root) {
-                Ok(store) => Backend::Local(store),
-                Err(reason) => {
-                    log::error!(
-                        "connector {id}: cannot open local directory {}: {reason}",
-                        root.display()
-                    );
-                    Backend::Broken
-                }
-            },
+        let opened = match &settings.backend {
+            BackendSettings::Local { root } => {
+                local::open(root).map(Backend::Local).map_err(|reason| {
+                    format!("cannot open local directory {}: {reason}", root.display())
+                })
+            }
+            BackendSettings::S3(s3_settings) => {
+                s3::open(s3_settings, &s3_settings.bucket).map(|store| Backend::S3 {
+                    store,
+                    first_byte: first_byte(s3_settings),
+                })
+            }
+            BackendSettings::Proxy { target, bucket } => {
+                let target_id = target
+                    .split_once('/')
+                    .and_then(|(kind, name)| ConnectorId::parse(kind, name))
+                    .ok_or_else(|| {
+                        format!("connector {id}: proxy target '{target}' is not 'type/name'")
+                    })?;
+                let target_settings = targets.get(&target_id).ok_or_else(|| {
+                    format!("connector {id}: proxy target {target_id} is not an s3 connector")
+                })?;
+                s3::open(target_settings, bucket).map(|store| Backend::S3 {
+                    store,
+                    first_byte: first_byte(target_settings),
+                })
+            }
         };
+        let backend = opened.unwrap_or_else(|reason| {
+            log::error!("connector {id}: {reason}; it will answer 502");
+            Backend::Broken
+        });
         Ok(Self { id, backend })
     }
 
@@ -74,12 +104,14 @@ impl Connector {
         &self.id
     }
 
-    fn store_and_path(
+    /// The backend's store, the key's path in it, and the first-byte bound.
+    fn target(
         &self,
         key: &ObjectKey,
-    ) -> Result<(&Arc<dyn ObjectStore>, Path), StorageError> {
+    ) -> Result<(&Arc<dyn ObjectStore>, Path, Option<Duration>), StorageError> {
         match &self.backend {
-            Backend::Local(store) => Ok((store, local::path(key))),
+            Backend::Local(store) => Ok((store, object_path(key), None)),
+            Backend::S3 { store, first_byte } => Ok((store, object_path(key), Some(*first_byte))),
             Backend::Broken => Err(self.unavailable()),
         }
     }
@@ -90,36 +122,77 @@ impl Connector {
         }
     }
 
-    /// Translates a backend error where it enters; causes are logged here.
+    /// Translates a backend error where it enters; causes are logged here,
+    /// scrubbed (they may quote the key, which is client input).
     fn translate(&self, error: object_store::Error) -> StorageError {
         match error {
+            // NOTE: S3 says 404 for a missing bucket too; the error body
+            // tells them apart where there is one (a HEAD has none: `head`).
+            ref e if e.to_string().contains("NoSuchBucket") => {
+                log::error!("connector {}: the bucket does not exist", self.id);
+                self.unavailable()
+            }
             object_store::Error::NotFound { .. } | object_store::Error::InvalidPath { .. } => {
                 StorageError::NotFound
             }
             object_store::Error::Precondition { .. } => StorageError::Changed,
             other => {
-                // The cause may quote the key, which is client input.
                 log::error!(
                     "connector {}: backend error: {}",
                     self.id,
-                    crate::redact::scrub(&other.to_string())
+                    scrub(&other.to_string())
                 );
                 self.unavailable()
             }
         }
     }
 
+    /// Awaits a backend call, within the first-byte bound if there is one.
+    async fn bounded<T>(
+        &self,
+        first_byte: Option<Duration>,
+        call: impl Future<Output = object_store::Result<T>>,
+    ) -> Result<T, StorageError> {
+        let result = match first_byte {
+            Some(limit) => match tokio::time::timeout(limit, call).await {
+                Ok(result) => result,
+                Err(_) => {
+                    log::warn!(
+                        "connector {}: no answer within {} ms",
+                        self.id,
+                        limit.as_millis()
+                    );
+                    return Err(StorageError::Timeout {
+                        connector: self.id.to_string(),
+                    });
+                }
+            },
+            None => call.await,
+        };
+        result.map_err(|e| self.translate(e))
+    }
+
     /// The object's metadata, without its bytes.
     pub async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StorageError> {
-        let (store, path) = self.store_and_path(key)?;
+        let (store, path, first_byte) = self.target(key)?;
         let options = GetOptions {
             head: true,
             ..GetOptions::default()
         };
-        let result = store
-            .get_opts(&path, options)
+        let result = match self
+            .bounded(first_byte, store.get_opts(&path, options))
             .await
-            .map_err(|e| self.translate(e))?;
+        {
+            Err(StorageError::NotFound) if first_byte.is_some() => {
+                // A HEAD cannot tell a missing object from a missing bucket
+                // (S3 says 404 to both, without a body); a listing under the
+                // key can (only on this not-found path).
+                let listing = async { store.list(Some(&path)).next().await.transpose() };
+                self.bounded(first_byte, listing).await?;
+                return Err(StorageError::NotFound);
+            }
+            other => other?,
+        };
         let content_type = result
             .attributes
             .get(&Attribute::ContentType)
@@ -134,35 +207,35 @@ impl Connector {
         })
     }
 
-    /// Streams `range` of the object, refusing (as [`StorageError::Changed`])
-    /// if it is no longer the version `info` described.
+    /// Streams `range` of the object with a ranged GET (never reading from
+    /// the start and skipping), refusing (as [`StorageError::Changed`]) if
+    /// it is no longer the version `info` described.
     pub async fn read(
         &self,
         key: &ObjectKey,
         info: &ObjectInfo,
         range: Range<u64>,
     ) -> Result<ByteStream, StorageError> {
-        let (store, path) = self.store_and_path(key)?;
-        let whole = range.start == 0 && range.end == info.size;
-        let options = GetOptions {
-            range: (!whole && !range.is_empty()).then(|| GetRange::Bounded(range.clone())),
-            if_match: info.backend_etag.clone(),
-            ..GetOptions::default()
-        };
         if range.is_empty() {
             return Ok(futures_util::stream::empty().boxed());
         }
-        let result = store
-            .get_opts(&path, options)
-            .await
-            .map_err(|e| self.translate(e))?;
+        let (store, path, first_byte) = self.target(key)?;
+        let whole = range.start == 0 && range.end == info.size;
+        let options = GetOptions {
+            range: (!whole).then(|| GetRange::Bounded(range.clone())),
+            if_match: info.backend_etag.clone(),
+            ..GetOptions::default()
+        };
+        let result = self
+            .bounded(first_byte, store.get_opts(&path, options))
+            .await?;
         let id = self.id.clone();
         Ok(result
             .into_stream()
             .map_err(move |e| {
                 log::warn!(
                     "connector {id}: read failed mid-body: {}",
-                    crate::redact::scrub(&e.to_string())
+                    scrub(&e.to_string())
                 );
                 StorageError::Unavailable {
                     connector: id.to_string(),
@@ -170,6 +243,37 @@ impl Connector {
             })
             .boxed())
     }
+
+    /// Checks once that the backend answers (and the bucket exists); used at
+    /// start so that a failing connector is reported by name.
+    pub async fn probe(&self) -> Result<(), StorageError> {
+        let (store, first_byte) = match &self.backend {
+            Backend::Local(store) => (store, None),
+            Backend::S3 { store, first_byte } => (store, Some(*first_byte)),
+            Backend::Broken => return Err(self.unavailable()),
+        };
+        self.bounded(first_byte, store.list_with_delimiter(None))
+            .await
+            .map(|_| ())
+    }
+}
+
+fn first_byte(settings: &S3Settings) -> Duration {
+    Duration::from_millis(settings.first_byte_timeout_ms.max(1))
+}
+
+/// The object_store path of a key, on every backend.
+///
+/// NOTE: the key is taken as it is (`Path::parse`, never `Path::from`, which
+/// would percent-encode `%`, `?`, `#`, `~`… into the name): S3 receives the
+/// key byte for byte, and the local backend encodes each segment into a file
+/// URL and decodes it back, so the file name is the key. One limit is
+/// object_store's own: a local file name ending in `#` and digits (`a#1`) is
+/// reserved for its temporary upload files and reads as not found.
+fn object_path(key: &ObjectKey) -> Path {
+    // A valid ObjectKey has no empty, `.` or `..` segment and no control
+    // character, which is all that `Path::parse` refuses.
+    Path::parse(key.as_str()).expect("an ObjectKey is a valid object_store path")
 }
 
 fn quote_etag(tag: String) -> String {
@@ -188,9 +292,19 @@ pub struct Connectors {
 
 impl Connectors {
     pub fn from_settings(settings: &[ConnectorSettings]) -> Result<Self, String> {
+        // Proxy connectors borrow an s3 connector's endpoint and credentials.
+        let targets: BTreeMap<ConnectorId, S3Settings> = settings
+            .iter()
+            .filter_map(|s| match &s.backend {
+                BackendSettings::S3(s3) => {
+                    Some((ConnectorId::parse(&s.kind, &s.name)?, s3.clone()))
+                }
+                _ => None,
+            })
+            .collect();
         let mut by_id = BTreeMap::new();
         for s in settings {
-            let connector = Connector::from_settings(s)?;
+            let connector = Connector::from_settings(s, &targets)?;
             let id = connector.id().clone();
             if by_id.insert(id.clone(), Arc::new(connector)).is_some() {
                 return Err(format!("connector {id} is configured twice"));
@@ -205,5 +319,25 @@ impl Connectors {
 
     pub fn ids(&self) -> impl Iterator<Item = &ConnectorId> {
         self.by_id.keys()
+    }
+
+    /// Probes every connector once, concurrently; failures are logged by
+    /// connector name and do not stop the others. Returns the failing ones.
+    pub async fn probe_all(&self) -> Vec<ConnectorId> {
+        let probes = self
+            .by_id
+            .values()
+            .map(|c| async move { (c.id().clone(), c.probe().await) });
+        let mut failing = Vec::new();
+        for (id, outcome) in futures_util::future::join_all(probes).await {
+            match outcome {
+                Ok(()) => log::info!("connector {id}: ready"),
+                Err(e) => {
+                    log::error!("connector {id}: not ready: {e}");
+                    failing.push(id);
+                }
+            }
+        }
+        failing
     }
 }

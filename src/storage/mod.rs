@@ -5,6 +5,7 @@
 
 mod connector;
 mod local;
+mod s3;
 
 pub use connector::{ByteStream, Connector, Connectors, ObjectInfo};
 
@@ -73,6 +74,9 @@ pub enum StorageError {
     /// The object changed between reading its metadata and its bytes.
     #[error("the object changed while it was being read")]
     Changed,
+    /// The backend did not answer within the first-byte bound.
+    #[error("connector {connector} did not answer in time")]
+    Timeout { connector: String },
     /// The backend failed or could not be reached. Only the connector is
     /// named; the cause is logged, never sent.
     #[error("connector {connector} is unavailable")]
