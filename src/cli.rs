@@ -128,7 +128,7 @@ async fn execute(cli: Cli) -> Result<(), String> {
             match token_id {
                 Some(jti) => {
                     admin?
-                        .post(&format!("/admin/v1/tokens/{jti}/revoke"), None)
+                        .post(&format!("/admin/v1/tokens/{}/revoke", segment(&jti)), None)
                         .await
                 }
                 None => {
@@ -151,7 +151,11 @@ async fn execute(cli: Cli) -> Result<(), String> {
         } => {
             let admin = AdminClient::connect(cli.config, server).await;
             match token_id {
-                Some(jti) => admin?.get(&format!("/admin/v1/tokens/{jti}"), &[]).await,
+                Some(jti) => {
+                    admin?
+                        .get(&format!("/admin/v1/tokens/{}", segment(&jti)), &[])
+                        .await
+                }
                 None => {
                     let limit = limit.map(|l| l.to_string());
                     let query = [
@@ -325,18 +329,29 @@ impl AdminClient {
     }
 }
 
+/// The admin client's id and secret: both given, or the data directory's
+/// demo client.
 fn admin_credentials(settings: &Settings, server: ServerArgs) -> Result<(String, String), String> {
-    if let (Some(id), Some(secret)) = (server.client_id.clone(), server.client_secret) {
-        return Ok((id, secret));
+    match (server.client_id, server.client_secret) {
+        (Some(id), Some(secret)) => Ok((id, secret)),
+        (Some(id), None) => Err(format!(
+            "--client-id {id} needs its secret: set SHARETOKEN_CLIENT_SECRET (or --client-secret)"
+        )),
+        (None, Some(_)) => Err("--client-secret needs --client-id".into()),
+        (None, None) => {
+            let file = settings.in_data_dir(bootstrap::DEMO_SECRET_FILE);
+            let secret = std::fs::read_to_string(&file).map_err(|_| {
+                format!(
+                    "no admin credentials: pass --client-id and SHARETOKEN_CLIENT_SECRET (no demo client in {})",
+                    file.display()
+                )
+            })?;
+            Ok((bootstrap::DEMO_CLIENT_ID.into(), secret.trim().to_owned()))
+        }
     }
-    let file = settings.in_data_dir(bootstrap::DEMO_SECRET_FILE);
-    let secret = std::fs::read_to_string(&file).map_err(|_| {
-        "no admin credentials: pass --client-id and SHARETOKEN_CLIENT_SECRET".to_owned()
-    })?;
-    Ok((
-        server
-            .client_id
-            .unwrap_or_else(|| bootstrap::DEMO_CLIENT_ID.into()),
-        secret.trim().to_owned(),
-    ))
+}
+
+/// A token id as one URL path segment, whatever it holds.
+fn segment(id: &str) -> String {
+    percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).to_string()
 }

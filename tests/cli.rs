@@ -736,6 +736,16 @@ async fn l1_tokens_sent_in_unexpected_places_are_neither_echoed_nor_logged() {
     let mut found = Vec::new();
     let object = form_urlencoded::byte_serialize(SAMPLE_KEY.as_bytes()).collect::<String>();
 
+    // The token as a user agent: the access log quotes user agents.
+    let answer = served
+        .http
+        .get(served.url("/healthz"))
+        .header("user-agent", format!("agent {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+
     // Anonymous requests: the token as a bare parameter or under another name.
     for (path, status) in [
         (format!("/healthz?{token}"), StatusCode::OK),

@@ -10,9 +10,17 @@ use percent_encoding::percent_decode_str;
 use crate::redact::{looks_secret, REDACTED};
 
 pub fn access_logger() -> Logger {
-    Logger::new(r#"%a "%{request_line}xi" %s %b %Dms "%{User-Agent}i""#)
+    Logger::new(r#"%a "%{request_line}xi" %s %b %Dms "%{user_agent}xi""#)
         .custom_request_replace("request_line", |req| {
             redact_request_line(req.method().as_str(), &req.uri().to_string())
+        })
+        .custom_request_replace("user_agent", |req| {
+            let agent = req
+                .headers()
+                .get(actix_web::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            crate::redact::scrub(agent).into_owned()
         })
 }
 

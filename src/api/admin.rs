@@ -129,7 +129,7 @@ pub async fn revoke_in_bulk(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&state, Role::Admin)?;
-    let body = read_body(payload, state.max_body_bytes).await?;
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
     let request: BulkRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
             "the body must be {{\"connector\"|\"client\"|\"issuedBefore\": …}}: {e}"

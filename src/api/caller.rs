@@ -35,13 +35,25 @@ impl Caller {
     }
 }
 
-fn presented_token(headers: &HeaderMap) -> Option<&str> {
+/// The access token sent, if any: `access-token` first (when not empty),
+/// else `Authorization: Bearer`. A header that is not text is refused.
+fn presented_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let not_text = || ApiError::AccessTokenRefused("not valid");
     if let Some(value) = headers.get("access-token") {
-        return value.to_str().ok().map(str::trim);
+        let token = value.to_str().map_err(|_| not_text())?.trim();
+        if !token.is_empty() {
+            return Ok(Some(token));
+        }
     }
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| not_text())?.trim();
+    Ok(value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty()))
 }
 
 impl FromRequest for Caller {
@@ -57,7 +69,7 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(ApiError::Internal)?;
-    let token = presented_token(req.headers()).ok_or(ApiError::AccessTokenMissing)?;
+    let token = presented_token(req.headers())?.ok_or(ApiError::AccessTokenMissing)?;
     let claims = AccessClaims::open(&state.keys, token, state.clock.now()).map_err(|e| {
         ApiError::AccessTokenRefused(match e {
             TokenError::Expired => "expired",

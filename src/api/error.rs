@@ -69,7 +69,7 @@ pub enum ApiError {
     RouteNotFound,
     /// 405: the route exists, but not for this method.
     #[error("method not allowed on this endpoint")]
-    MethodNotAllowed,
+    MethodNotAllowed(&'static str),
     /// 412: `If-Match` did not match.
     #[error("the object does not match the request's preconditions")]
     PreconditionFailed,
@@ -117,7 +117,7 @@ impl ApiError {
             ApiError::ObjectNotFound => "ST.ObjectNotFound",
             ApiError::TokenNotFound => "ST.TokenNotFound",
             ApiError::RouteNotFound => "ST.NotFound",
-            ApiError::MethodNotAllowed => "ST.MethodNotAllowed",
+            ApiError::MethodNotAllowed(_) => "ST.MethodNotAllowed",
             ApiError::PreconditionFailed => "ST.PreconditionFailed",
             ApiError::PayloadTooLarge => "ST.PayloadTooLarge",
             ApiError::RangeNotSatisfiable { .. } => "ST.RangeNotSatisfiable",
@@ -171,7 +171,7 @@ impl ResponseError for ApiError {
             | ApiError::ObjectNotFound
             | ApiError::TokenNotFound
             | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -190,6 +190,9 @@ impl ResponseError for ApiError {
             ApiError::RangeNotSatisfiable { size } => {
                 response.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
                 response.insert_header((header::ACCEPT_RANGES, "bytes"));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                response.insert_header((header::ALLOW, *allow));
             }
             ApiError::AccessTokenMissing | ApiError::AccessTokenRefused(_) => {
                 response

@@ -55,7 +55,7 @@ pub async fn mint_share_token(
     if !client.may_share_from(&connector) {
         return Err(ApiError::ConnectorForbidden(connector.to_string()));
     }
-    let body = read_body(payload, state.max_body_bytes).await?;
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
     let request = MintRequest::from_json(&body)?;
 
     let claims = ShareClaims::new(

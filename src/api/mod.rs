@@ -48,65 +48,37 @@ pub const VIEW_PATH: &str = "/u-route/baas/sys/v1.1/objectstorage/viewshareobjec
 pub const OAUTH_TOKEN_PATH: &str = "/baas/auth/v1.0/oauth2/token";
 
 /// Registers every route. The app's default service answers 404 in our
-/// error body; each resource answers 405 for other methods.
+/// error body; each resource answers 405, with `Allow`, for other methods.
 pub fn routes(cfg: &mut ServiceConfig) {
+    let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
     cfg.service(
-        web::resource(OAUTH_TOKEN_PATH)
-            .route(web::post().to(oauth::issue_access_token))
-            .default_service(web::to(method_not_allowed)),
+        resource(OAUTH_TOKEN_PATH, "POST").route(web::post().to(oauth::issue_access_token)),
     )
+    .service(resource(MINT_PATH, "POST").route(web::post().to(mint::mint_share_token)))
+    .service(resource(VIEW_PATH, "GET, HEAD").route(get_or_head().to(view::view_shared_object)))
+    .service(resource("/admin/v1/tokens", "GET").route(web::get().to(admin::list_tokens)))
+    .service(resource("/admin/v1/tokens/{jti}", "GET").route(web::get().to(admin::token_details)))
     .service(
-        web::resource(MINT_PATH)
-            .route(web::post().to(mint::mint_share_token))
-            .default_service(web::to(method_not_allowed)),
+        resource("/admin/v1/tokens/{jti}/revoke", "POST")
+            .route(web::post().to(admin::revoke_token)),
     )
+    .service(resource("/admin/v1/revocations", "POST").route(web::post().to(admin::revoke_in_bulk)))
+    .service(resource("/admin/v1/audit", "GET").route(web::get().to(admin::audit_log)))
     .service(
-        web::resource(VIEW_PATH)
-            .route(
-                web::route()
-                    .guard(guard::Any(guard::Get()).or(guard::Head()))
-                    .to(view::view_shared_object),
-            )
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/admin/v1/tokens")
-            .route(web::get().to(admin::list_tokens))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/admin/v1/tokens/{jti}")
-            .route(web::get().to(admin::token_details))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/admin/v1/tokens/{jti}/revoke")
-            .route(web::post().to(admin::revoke_token))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/admin/v1/revocations")
-            .route(web::post().to(admin::revoke_in_bulk))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/admin/v1/audit")
-            .route(web::get().to(admin::audit_log))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/healthz")
-            .route(web::get().to(|| async { HttpResponse::Ok().json(Success::new("ok")) }))
-            .default_service(web::to(method_not_allowed)),
+        resource("/healthz", "GET, HEAD")
+            .route(get_or_head().to(|| async { HttpResponse::Ok().json(Success::new("ok")) })),
     );
+}
+
+/// A resource whose other methods answer 405 with `Allow: <allow>`.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow))
+    }))
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::RouteNotFound)
-}
-
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
 }
 
 /// Astro Zero's success envelope.
@@ -131,9 +103,20 @@ impl<T: Serialize> Success<T> {
 
 /// Reads a request body up to `limit` bytes; larger is a 413 in our body.
 pub(crate) async fn read_body(
+    req: &actix_web::HttpRequest,
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<web::Bytes, ApiError> {
+    // A declared length over the limit is refused before reading (and
+    // before `Expect: 100-continue` is answered).
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =

@@ -62,11 +62,17 @@ pub async fn issue_access_token(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(payload, state.max_body_bytes).await?;
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
     let mut creds = parse_form(&body)?;
     if let Some((id, secret)) = basic_credentials(req.headers()) {
-        creds.client_id.get_or_insert(id);
-        creds.client_secret.get_or_insert(secret);
+        // RFC 6749 §2.3: one client authentication method per request.
+        if creds.client_id.is_some() || creds.client_secret.is_some() {
+            return Err(ApiError::BadRequest(
+                "send client credentials either in the form or as HTTP Basic, not both".into(),
+            ));
+        }
+        creds.client_id = Some(id);
+        creds.client_secret = Some(secret);
     }
     match creds.grant_type.as_deref() {
         Some("client_credentials") => {}

@@ -17,7 +17,7 @@ use futures_util::Stream;
 use super::{ApiError, AppState};
 use crate::audit::{AuditEvent, AuditKind, AuditSink};
 use crate::http::conditional::{self, Conditions, Outcome, Validators};
-use crate::http::headers::{content_disposition, content_type, is_active_content};
+use crate::http::headers::{content_disposition, content_type, download_name, is_active_content};
 use crate::http::query::{QueryError, ViewQuery};
 use crate::http::range::{self, RangeAnswer};
 use crate::redact::scrub;
@@ -139,17 +139,18 @@ async fn serve(
     if is_active_content(&mime) {
         response.insert_header((header::CONTENT_SECURITY_POLICY, "sandbox"));
     }
-    let file_name = match query.download.as_deref() {
-        Some(name) if !name.is_empty() => name,
-        _ => key.file_name(),
-    };
+    let file_name = query
+        .download
+        .as_deref()
+        .and_then(download_name)
+        .unwrap_or_else(|| key.file_name().to_owned());
     response
         .insert_header((header::CONTENT_TYPE, mime))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((
             header::CONTENT_DISPOSITION,
-            content_disposition(file_name, query.download.is_some()),
+            content_disposition(&file_name, query.download.is_some()),
         ))
         .no_chunking(bytes.end - bytes.start);
 

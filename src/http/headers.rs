@@ -23,13 +23,41 @@ const NOT_ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
 
 /// `Content-Type`: the backend's, else a guess from the key's extension,
 /// else `application/octet-stream`.
+///
+/// Guessed plain-text types get `charset=utf-8`: they carry no charset of
+/// their own, and browsers would otherwise read UTF-8 text as Windows-1252.
 pub fn content_type(stored: Option<&str>, key: &str) -> String {
-    match stored.map(str::trim).filter(|t| !t.is_empty()) {
-        Some(stored) => stored.to_owned(),
-        None => mime_guess::from_path(key)
-            .first_raw()
-            .unwrap_or("application/octet-stream")
-            .to_owned(),
+    if let Some(stored) = stored.map(str::trim).filter(|t| !t.is_empty()) {
+        return stored.to_owned();
+    }
+    let guessed = mime_guess::from_path(key)
+        .first_raw()
+        .unwrap_or("application/octet-stream");
+    match guessed {
+        "text/plain" | "text/csv" | "text/markdown" => format!("{guessed}; charset=utf-8"),
+        other => other.to_owned(),
+    }
+}
+
+/// The name a `download=<name>` asks for, made safe to offer: its last
+/// path segment, with control and bidirectional-override characters
+/// replaced (a name cannot pose as another, e.g. `txt.exe` shown as
+/// `exe.txt`). `None` when nothing usable is left.
+pub fn download_name(requested: &str) -> Option<String> {
+    let last = requested.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = last
+        .chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    match cleaned.trim() {
+        "" | "." | ".." => None,
+        _ => Some(cleaned),
     }
 }
 
@@ -107,8 +135,23 @@ mod tests {
     fn types_come_from_the_backend_then_the_extension() {
         assert_eq!(content_type(Some("video/mp4"), "x.bin"), "video/mp4");
         assert_eq!(content_type(None, "a/b.svg"), "image/svg+xml");
-        assert_eq!(content_type(None, "a/b.txt"), "text/plain");
+        assert_eq!(content_type(None, "a/b.txt"), "text/plain; charset=utf-8");
+        assert_eq!(content_type(Some("text/plain"), "a/b.txt"), "text/plain");
         assert_eq!(content_type(None, "a/noext"), "application/octet-stream");
+    }
+
+    #[test]
+    fn download_names_lose_paths_controls_and_bidi_overrides() {
+        assert_eq!(download_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(download_name("a\\b\\c.txt").as_deref(), Some("c.txt"));
+        assert_eq!(
+            download_name("invoice\u{202E}fdp.exe").as_deref(),
+            Some("invoice_fdp.exe")
+        );
+        assert_eq!(download_name("x\r\ny.pdf").as_deref(), Some("x__y.pdf"));
+        assert_eq!(download_name("dir/"), None);
+        assert_eq!(download_name(".."), None);
+        assert_eq!(download_name("résumé.pdf").as_deref(), Some("résumé.pdf"));
     }
 
     #[test]

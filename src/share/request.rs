@@ -36,16 +36,56 @@ pub enum MintRequestError {
     )]
     TimeoutOutOfRange,
     #[error("{0}")]
+    DuplicateField(String),
+    #[error("{0}")]
     Scope(#[from] ScopeError),
+}
+
+/// A JSON object whose keys must be unique.
+struct UniqueFields(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = UniqueFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueFields, A::Error> {
+                let mut fields = Map::new();
+                while let Some((name, value)) = map.next_entry::<String, Value>()? {
+                    if fields.contains_key(&name) {
+                        // The message names the field and nothing else.
+                        let name: String = name.chars().take(64).collect();
+                        return Err(serde::de::Error::custom(format!(
+                            "'{name}' is given more than once"
+                        )));
+                    }
+                    fields.insert(name, value);
+                }
+                Ok(UniqueFields(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
 }
 
 impl MintRequest {
     /// Parses and validates a mint body.
     pub fn from_json(body: &[u8]) -> Result<Self, MintRequestError> {
         let value: Value = serde_json::from_slice(body).map_err(|_| MintRequestError::NotJson)?;
-        let Value::Object(fields) = value else {
+        if !value.is_object() {
             return Err(MintRequestError::NotAnObject);
-        };
+        }
+        // A field given twice is refused: a proxy that read the first value
+        // must not be overruled by the last.
+        let fields = serde_json::from_slice::<UniqueFields>(body)
+            .map_err(|e| MintRequestError::DuplicateField(e.to_string()))?
+            .0;
         let share_type = share_type(&fields)?;
         let timeout_minutes = timeout_minutes(&fields)?;
         let mut keys = Vec::new();
@@ -219,6 +259,17 @@ mod tests {
         assert_eq!(parse("not json"), Err(MintRequestError::NotJson));
         assert_eq!(parse("[1]"), Err(MintRequestError::NotAnObject));
         assert_eq!(parse(""), Err(MintRequestError::NotJson));
+    }
+
+    #[test]
+    fn a_field_given_twice_is_refused() {
+        let err =
+            parse(r#"{"shareType":0,"key":"a","timeoutInMinutes":5000,"timeoutInMinutes":6}"#)
+                .unwrap_err();
+        assert!(
+            matches!(&err, MintRequestError::DuplicateField(m) if m.starts_with("'timeoutInMinutes' is given more than once")),
+            "{err:?}"
+        );
     }
 
     #[test]

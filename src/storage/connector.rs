@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::Range;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{Attribute, GetOptions, GetRange, ObjectStore};
 
@@ -36,7 +38,7 @@ pub struct ObjectInfo {
 
 /// Where a connector reads from.
 enum Backend {
-    Local(Arc<dyn ObjectStore>),
+    Local(local::LocalBackend),
     S3 {
         store: Arc<dyn ObjectStore>,
         /// Bound on waiting for the backend's response headers.
@@ -66,11 +68,11 @@ impl Connector {
             )
         })?;
         let opened = match &settings.backend {
-            BackendSettings::Local { root } => {
-                local::open(root).map(Backend::Local).map_err(|reason| {
+            BackendSettings::Local { root } => local::LocalBackend::open(root)
+                .map(Backend::Local)
+                .map_err(|reason| {
                     format!("cannot open local directory {}: {reason}", root.display())
-                })
-            }
+                }),
             BackendSettings::S3(s3_settings) => {
                 s3::open(s3_settings, &s3_settings.bucket).map(|store| Backend::S3 {
                     store,
@@ -104,14 +106,24 @@ impl Connector {
         &self.id
     }
 
-    /// The backend's store, the key's path in it, and the first-byte bound.
-    fn target(
-        &self,
-        key: &ObjectKey,
-    ) -> Result<(&Arc<dyn ObjectStore>, Path, Option<Duration>), StorageError> {
+    /// Where a key is read from. On the local backend this also refuses
+    /// names that do not stay inside its directory (symbolic links out).
+    async fn target(&self, key: &ObjectKey) -> Result<Target<'_>, StorageError> {
         match &self.backend {
-            Backend::Local(store) => Ok((store, object_path(key), None)),
-            Backend::S3 { store, first_byte } => Ok((store, object_path(key), Some(*first_byte))),
+            Backend::Local(local) => {
+                let path = object_path(key);
+                local.check_inside(&self.id, &path).await?;
+                Ok(Target {
+                    store: local.store(),
+                    path,
+                    first_byte: None,
+                })
+            }
+            Backend::S3 { store, first_byte } => Ok(Target {
+                store,
+                path: object_path(key),
+                first_byte: Some(*first_byte),
+            }),
             Backend::Broken => Err(self.unavailable()),
         }
     }
@@ -135,6 +147,9 @@ impl Connector {
             object_store::Error::NotFound { .. } | object_store::Error::InvalidPath { .. } => {
                 StorageError::NotFound
             }
+            // A key whose path cannot exist on a file system (a segment
+            // under a file, a name too long): not found, not a backend fault.
+            ref e if local::is_missing_file(e) => StorageError::NotFound,
             object_store::Error::Precondition { .. } => StorageError::Changed,
             other => {
                 log::error!(
@@ -174,7 +189,11 @@ impl Connector {
 
     /// The object's metadata, without its bytes.
     pub async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StorageError> {
-        let (store, path, first_byte) = self.target(key)?;
+        let Target {
+            store,
+            path,
+            first_byte,
+        } = self.target(key).await?;
         let options = GetOptions {
             head: true,
             ..GetOptions::default()
@@ -219,7 +238,11 @@ impl Connector {
         if range.is_empty() {
             return Ok(futures_util::stream::empty().boxed());
         }
-        let (store, path, first_byte) = self.target(key)?;
+        let Target {
+            store,
+            path,
+            first_byte,
+        } = self.target(key).await?;
         let whole = range.start == 0 && range.end == info.size;
         let options = GetOptions {
             range: (!whole).then(|| GetRange::Bounded(range.clone())),
@@ -230,31 +253,97 @@ impl Connector {
             .bounded(first_byte, store.get_opts(&path, options))
             .await?;
         let id = self.id.clone();
-        Ok(result
-            .into_stream()
-            .map_err(move |e| {
-                log::warn!(
-                    "connector {id}: read failed mid-body: {}",
-                    scrub(&e.to_string())
-                );
-                StorageError::Unavailable {
-                    connector: id.to_string(),
-                }
-            })
-            .boxed())
+        let stream = result.into_stream().map_err(move |e| {
+            log::warn!(
+                "connector {id}: read failed mid-body: {}",
+                scrub(&e.to_string())
+            );
+            StorageError::Unavailable {
+                connector: id.to_string(),
+            }
+        });
+        let length = range.end - range.start;
+        Ok(ExactLength::new(stream.boxed(), length, self.id.to_string()).boxed())
     }
 
     /// Checks once that the backend answers (and the bucket exists); used at
     /// start so that a failing connector is reported by name.
     pub async fn probe(&self) -> Result<(), StorageError> {
         let (store, first_byte) = match &self.backend {
-            Backend::Local(store) => (store, None),
+            Backend::Local(local) => (local.store(), None),
             Backend::S3 { store, first_byte } => (store, Some(*first_byte)),
             Backend::Broken => return Err(self.unavailable()),
         };
         self.bounded(first_byte, store.list_with_delimiter(None))
             .await
             .map(|_| ())
+    }
+}
+
+/// Where one key is read from.
+struct Target<'a> {
+    store: &'a Arc<dyn ObjectStore>,
+    path: Path,
+    first_byte: Option<Duration>,
+}
+
+/// Ends a body at exactly the length its headers promised: an object that
+/// shrinks mid-read fails the body (the connection is closed) instead of
+/// leaving the client waiting, and one that grows is cut at the length.
+// NOTE: object_store's local reader yields empty chunks forever when a file
+// is truncated under it; this is what stops that.
+struct ExactLength {
+    inner: ByteStream,
+    remaining: u64,
+    connector: String,
+    done: bool,
+}
+
+impl ExactLength {
+    fn new(inner: ByteStream, length: u64, connector: String) -> Self {
+        Self {
+            inner,
+            remaining: length,
+            connector,
+            done: false,
+        }
+    }
+
+    fn shrank(&mut self) -> Option<Result<Bytes, StorageError>> {
+        self.done = true;
+        log::warn!(
+            "connector {}: the object changed during a read; the body was cut",
+            self.connector
+        );
+        Some(Err(StorageError::Changed))
+    }
+}
+
+impl Stream for ExactLength {
+    type Item = Result<Bytes, StorageError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // NOTE: every field is Unpin (the inner stream is boxed).
+        let this = self.get_mut();
+        if this.done || this.remaining == 0 {
+            this.done = true;
+            return Poll::Ready(None);
+        }
+        Poll::Ready(match ready!(this.inner.as_mut().poll_next(cx)) {
+            Some(Ok(chunk)) if chunk.is_empty() => this.shrank(),
+            Some(Ok(mut chunk)) => {
+                if chunk.len() as u64 > this.remaining {
+                    chunk.truncate(this.remaining as usize);
+                }
+                this.remaining -= chunk.len() as u64;
+                Some(Ok(chunk))
+            }
+            Some(Err(e)) => {
+                this.done = true;
+                Some(Err(e))
+            }
+            None => this.shrank(),
+        })
     }
 }
 

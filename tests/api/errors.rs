@@ -118,3 +118,37 @@ async fn backend_errors_name_the_connector_and_nothing_else() {
     assert_eq!(body["resMsg"], "connector minio/broken is unavailable");
     assert!(!body.to_string().contains("does-not-exist"));
 }
+
+#[tokio::test]
+async fn a_405_says_which_methods_are_allowed() {
+    let app = spawn_app().await;
+    for (method, url, allow) in [
+        (
+            reqwest::Method::DELETE,
+            format!("{}{VIEW}", app.address),
+            "GET, HEAD",
+        ),
+        (reqwest::Method::GET, app.mint_url(LOCAL.0, LOCAL.1), "POST"),
+        (
+            reqwest::Method::PUT,
+            format!("{}/admin/v1/tokens", app.address),
+            "GET",
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{}/healthz", app.address),
+            "GET, HEAD",
+        ),
+    ] {
+        let response = app.http.request(method, &url).send().await.unwrap();
+        assert_eq!(response.headers()["allow"], allow, "{url}");
+        assert_error(response, StatusCode::METHOD_NOT_ALLOWED).await;
+    }
+    let response = app
+        .http
+        .head(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

@@ -166,14 +166,24 @@ pub fn encode(raw: &str) -> String {
 }
 
 impl TestApp {
-    /// Writes an object into a connector's directory.
-    pub fn put(&self, (kind, name): (&str, &str), key: &str, bytes: impl AsRef<[u8]>) {
+    /// The file behind a key of a local connector.
+    pub fn object_file(&self, (kind, name): (&str, &str), key: &str) -> std::path::PathBuf {
         let sub = match (kind, name) {
             LOCAL => "objects",
             OBS => "obs",
             _ => panic!("no directory for {kind}/{name}"),
         };
-        let path = self._dir.path().join(sub).join(key);
+        self._dir.path().join(sub).join(key)
+    }
+
+    /// The test's own directory (outside every connector).
+    pub fn scratch(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// Writes an object into a connector's directory.
+    pub fn put(&self, connector: (&str, &str), key: &str, bytes: impl AsRef<[u8]>) {
+        let path = self.object_file(connector, key);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
     }

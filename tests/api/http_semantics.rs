@@ -338,7 +338,7 @@ async fn h9_a_download_name_cannot_inject_headers_either() {
     assert!(response.headers().get("set-cookie").is_none());
     assert_eq!(
         header(response.headers(), "content-disposition"),
-        "attachment; filename=\"x__Set-Cookie: a=b.pdf\"; filename*=UTF-8''x%0D%0ASet-Cookie%3A%20a%3Db.pdf"
+        "attachment; filename=\"x__Set-Cookie: a=b.pdf\"; filename*=UTF-8''x__Set-Cookie%3A%20a%3Db.pdf"
     );
 }
 
@@ -376,7 +376,7 @@ async fn active_content_is_sandboxed_and_nothing_is_sniffed() {
         ("image.svg", "image/svg+xml", true),
         ("data.xml", "text/xml", true),
         ("app.js", "text/javascript", true),
-        ("notes.txt", "text/plain", false),
+        ("notes.txt", "text/plain; charset=utf-8", false),
         ("photo.png", "image/png", false),
         ("blob", "application/octet-stream", false),
     ];
@@ -431,4 +431,131 @@ async fn a_directory_is_not_an_object() {
         assert_error(response, StatusCode::NOT_FOUND).await,
         "ST.ObjectNotFound"
     );
+}
+
+#[tokio::test]
+async fn a_file_shortened_mid_download_ends_the_body_instead_of_hanging() {
+    let app = spawn_app().await;
+    let size = 20 * 1024 * 1024;
+    app.put(LOCAL, "grow.bin", vec![7u8; size]);
+    let token = app.share_files(&["grow.bin"]).await;
+    let mut response = app.view("grow.bin", &token).await;
+    assert_eq!(
+        header(response.headers(), "content-length"),
+        size.to_string()
+    );
+    let first = response.chunk().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    std::fs::write(app.object_file(LOCAL, "grow.bin"), b"").unwrap();
+    let mut received = first.len();
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => received += chunk.len(),
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await
+    .expect("the body ends, it does not hang");
+    assert!(
+        outcome.is_err(),
+        "a short body is an error, not a clean end"
+    );
+    assert!(received < size);
+}
+
+#[tokio::test]
+async fn symbolic_links_out_of_the_directory_are_not_followed() {
+    let app = spawn_app().await;
+    let outside = app.scratch().join("outside-secret.txt");
+    std::fs::write(&outside, "secret").unwrap();
+    app.put(LOCAL, "inside.txt", "fine");
+    let objects = app.object_file(LOCAL, "");
+    std::os::unix::fs::symlink(&outside, objects.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink(app.scratch(), objects.join("escape")).unwrap();
+    std::os::unix::fs::symlink(objects.join("inside.txt"), objects.join("alias.txt")).unwrap();
+    let (token, _) = app
+        .mint(
+            LOCAL,
+            serde_json::json!({"shareType": 1, "key": "/", "timeoutInMinutes": 5}),
+        )
+        .await;
+    for key in [
+        "link.txt",
+        "escape/outside-secret.txt",
+        "escape/data/token-keys",
+    ] {
+        let response = app.view(key, &token).await;
+        assert_eq!(
+            assert_error(response, StatusCode::NOT_FOUND).await,
+            "ST.ObjectNotFound",
+            "{key}"
+        );
+    }
+    // A link that stays inside the directory is an ordinary name.
+    assert_eq!(
+        app.view("alias.txt", &token).await.bytes().await.unwrap(),
+        "fine"
+    );
+}
+
+#[tokio::test]
+async fn keys_that_cannot_exist_on_disk_are_404_not_502() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "samples/hello.txt", "hi");
+    let (token, _) = app
+        .mint(
+            LOCAL,
+            serde_json::json!({"shareType": 1, "key": "/", "timeoutInMinutes": 5}),
+        )
+        .await;
+    let long = format!("dir/{}", "n".repeat(300));
+    for key in [
+        "samples/hello.txt/x",
+        long.as_str(),
+        "x#1",
+        "docs/nothing#12",
+    ] {
+        let response = app.view(key, &token).await;
+        assert_eq!(
+            assert_error(response, StatusCode::NOT_FOUND).await,
+            "ST.ObjectNotFound",
+            "{key}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_download_name_keeps_only_its_last_segment() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "report.pdf", "%PDF");
+    let token = app.share_files(&["report.pdf"]).await;
+    for (requested, expected) in [
+        (
+            "../../etc/passwd",
+            "attachment; filename=\"passwd\"; filename*=UTF-8''passwd",
+        ),
+        (
+            "dir/",
+            "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf",
+        ),
+        (
+            "invoice\u{202E}fdp.exe",
+            "attachment; filename=\"invoice_fdp.exe\"; filename*=UTF-8''invoice_fdp.exe",
+        ),
+    ] {
+        let query = format!(
+            "{}&download={}",
+            view_query("report.pdf", &token),
+            encode(requested)
+        );
+        let response = app.view_raw(&query).await;
+        assert_eq!(
+            header(response.headers(), "content-disposition"),
+            expected,
+            "{requested}"
+        );
+    }
 }

@@ -266,3 +266,47 @@ async fn every_mint_is_recorded_with_its_metadata() {
     assert_eq!(r["expiresAt"], "2026-12-03T00:02:00Z");
     assert_eq!(r["state"], "active");
 }
+
+#[tokio::test]
+async fn a_field_given_twice_is_refused() {
+    let app = spawn_app().await;
+    let body = r#"{"shareType":0,"key":"a","timeoutInMinutes":5000,"timeoutInMinutes":6}"#;
+    let response = app.mint_raw(SHARER, LOCAL, body).await;
+    assert_eq!(
+        assert_error(response, StatusCode::BAD_REQUEST).await,
+        "ST.InvalidMintRequest"
+    );
+    assert!(app.token_records().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_empty_access_token_header_falls_back_to_bearer() {
+    let app = spawn_app().await;
+    let token = app.access_token(SHARER).await;
+    let body = r#"{"shareType":0,"key":"a","timeoutInMinutes":5}"#;
+    let response = app
+        .http
+        .post(app.mint_url(LOCAL.0, LOCAL.1))
+        .header("access-token", "")
+        .header("authorization", format!("Bearer {token}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app
+        .http
+        .post(app.mint_url(LOCAL.0, LOCAL.1))
+        .header(
+            "access-token",
+            reqwest::header::HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_error(response, StatusCode::UNAUTHORIZED).await,
+        "ST.AccessTokenInvalid"
+    );
+}

@@ -109,3 +109,20 @@ async fn access_tokens_expire_after_their_lifetime() {
         "ST.AccessTokenInvalid"
     );
 }
+
+#[tokio::test]
+async fn credentials_in_both_the_form_and_basic_are_refused() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .post(format!("{}{TOKEN_PATH}", app.address))
+        .basic_auth("nobody", Some(secret_of(SHARER)))
+        .form(&[("grant_type", "client_credentials"), ("client_id", SHARER)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_error(response, StatusCode::BAD_REQUEST).await,
+        "ST.BadRequest"
+    );
+}
