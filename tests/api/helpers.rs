@@ -13,6 +13,8 @@ use sharetoken::startup::Application;
 use sharetoken::token::KeyRing;
 use tempfile::TempDir;
 
+use crate::support::s3::S3Server;
+
 /// 2026-12-03T00:00:00Z: tests start here and move the clock themselves.
 pub const T0: i64 = 1_796_256_000;
 
@@ -64,6 +66,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
     pub keys: Vec<String>,
+    pub storage: Storage,
     handle: actix_web::dev::ServerHandle,
     running: std::sync::Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
     // Kept alive for the test's duration; removed on drop.
@@ -75,14 +78,50 @@ pub struct Setup {
     pub keys: Vec<String>,
     pub dir: Arc<TempDir>,
     pub clock: Arc<ManualClock>,
+    pub storage: Storage,
+}
+
+/// Which backend serves the LOCAL and OBS connectors of a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Directories on disk (object_store's local backend).
+    Local,
+    /// Buckets of the shared s3s-fs server (object_store's S3 backend).
+    S3,
+}
+
+tokio::task_local! {
+    /// Set by `on_every_backend!`; tests outside it run on `Local`.
+    pub static BACKEND: Backend;
+}
+
+/// Where the test's objects live.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    Local,
+    S3 {
+        local_bucket: String,
+        obs_bucket: String,
+    },
 }
 
 impl Setup {
     pub fn new() -> Self {
+        let storage = match BACKEND.try_with(|b| *b).unwrap_or(Backend::Local) {
+            Backend::Local => Storage::Local,
+            Backend::S3 => {
+                let server = S3Server::shared();
+                Storage::S3 {
+                    local_bucket: server.bucket("local"),
+                    obs_bucket: server.bucket("obs"),
+                }
+            }
+        };
         Self {
             keys: vec![KeyRing::generate_paserk()],
             dir: Arc::new(tempfile::tempdir().expect("a temporary directory")),
             clock: Arc::new(ManualClock::new(T0)),
+            storage,
         }
     }
 }
@@ -103,16 +142,35 @@ pub fn settings_for(setup: &Setup) -> Settings {
         .iter()
         .map(|k| SecretString::from(k.clone()))
         .collect();
-    settings.connectors = vec![
-        local_connector(LOCAL, &dir.join("objects")),
-        local_connector(OBS, &dir.join("obs")),
-        local_connector(BROKEN, &dir.join("does-not-exist")),
-    ];
+    settings.connectors = match &setup.storage {
+        Storage::Local => vec![
+            local_connector(LOCAL, &dir.join("objects")),
+            local_connector(OBS, &dir.join("obs")),
+        ],
+        Storage::S3 {
+            local_bucket,
+            obs_bucket,
+        } => vec![
+            s3_connector(LOCAL, local_bucket),
+            s3_connector(OBS, obs_bucket),
+        ],
+    };
+    settings
+        .connectors
+        .push(local_connector(BROKEN, &dir.join("does-not-exist")));
     settings.clients = CLIENT_SETTINGS.clone();
     for sub in ["objects", "obs"] {
         std::fs::create_dir_all(dir.join(sub)).expect("objects directory");
     }
     settings
+}
+
+fn s3_connector((kind, name): (&str, &str), bucket: &str) -> ConnectorSettings {
+    ConnectorSettings {
+        kind: kind.into(),
+        name: name.into(),
+        backend: BackendSettings::S3(S3Server::shared().settings(bucket)),
+    }
 }
 
 fn local_connector((kind, name): (&str, &str), root: &Path) -> ConnectorSettings {
@@ -142,6 +200,7 @@ pub async fn spawn_with(setup: &Setup) -> TestApp {
             .build()
             .unwrap(),
         keys: setup.keys.clone(),
+        storage: setup.storage.clone(),
         handle,
         running: std::sync::Mutex::new(Some(running)),
         _dir: setup.dir.clone(),
@@ -168,12 +227,17 @@ pub fn encode(raw: &str) -> String {
 impl TestApp {
     /// The file behind a key of a local connector.
     pub fn object_file(&self, (kind, name): (&str, &str), key: &str) -> std::path::PathBuf {
-        let sub = match (kind, name) {
-            LOCAL => "objects",
-            OBS => "obs",
-            _ => panic!("no directory for {kind}/{name}"),
-        };
-        self._dir.path().join(sub).join(key)
+        match (&self.storage, (kind, name)) {
+            (Storage::Local, LOCAL) => self._dir.path().join("objects").join(key),
+            (Storage::Local, OBS) => self._dir.path().join("obs").join(key),
+            (Storage::S3 { local_bucket, .. }, LOCAL) => {
+                S3Server::shared().object_file(local_bucket, key)
+            }
+            (Storage::S3 { obs_bucket, .. }, OBS) => {
+                S3Server::shared().object_file(obs_bucket, key)
+            }
+            _ => panic!("no objects for {kind}/{name}"),
+        }
     }
 
     /// The test's own directory (outside every connector).
@@ -334,3 +398,33 @@ pub async fn assert_error(response: Response, status: StatusCode) -> String {
     assert!(!body.to_string().contains("v4.local."), "{body}");
     code
 }
+
+/// Runs each test once per backend, as `<test>::local` and `<test>::s3`:
+/// the same requests and assertions against the local directory and the
+/// S3 server.
+macro_rules! on_every_backend {
+    ($( $(#[$meta:meta])* async fn $name:ident() $body:block )*) => {
+        $(
+            $(#[$meta])*
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                #[tokio::test]
+                async fn local() {
+                    crate::helpers::BACKEND
+                        .scope(crate::helpers::Backend::Local, async $body)
+                        .await
+                }
+
+                #[tokio::test]
+                async fn s3() {
+                    crate::helpers::BACKEND
+                        .scope(crate::helpers::Backend::S3, async $body)
+                        .await
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_every_backend;

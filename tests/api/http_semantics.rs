@@ -17,7 +17,7 @@ fn thousand_bytes() -> Vec<u8> {
     (0..1000u32).map(|i| (i % 251) as u8).collect()
 }
 
-#[tokio::test]
+on_every_backend! {
 async fn h1_a_suffix_range_on_an_empty_object_never_says_0_to_minus_1() {
     let app = spawn_app().await;
     app.put(LOCAL, "empty", "");
@@ -43,7 +43,6 @@ async fn h1_a_suffix_range_on_an_empty_object_never_says_0_to_minus_1() {
     assert_error(response, StatusCode::RANGE_NOT_SATISFIABLE).await;
 }
 
-#[tokio::test]
 async fn h2_an_overlong_range_is_clipped_to_the_object() {
     let app = spawn_app().await;
     let bytes = thousand_bytes();
@@ -64,7 +63,6 @@ async fn h2_an_overlong_range_is_clipped_to_the_object() {
     assert_eq!(response.bytes().await.unwrap(), bytes[800..]);
 }
 
-#[tokio::test]
 async fn h3_ranges_past_the_end_and_empty_suffixes_are_416() {
     let app = spawn_app().await;
     app.put(LOCAL, "k", thousand_bytes());
@@ -88,7 +86,6 @@ async fn h3_ranges_past_the_end_and_empty_suffixes_are_416() {
     }
 }
 
-#[tokio::test]
 async fn h4_reversed_garbled_and_multiple_ranges_get_the_whole_body() {
     let app = spawn_app().await;
     let bytes = thousand_bytes();
@@ -107,9 +104,6 @@ async fn h4_reversed_garbled_and_multiple_ranges_get_the_whole_body() {
     }
 }
 
-const VIDEO_LEN: usize = 5_975_596;
-
-#[tokio::test]
 async fn h5_the_first_two_bytes_of_a_video_let_browsers_play_it() {
     let app = spawn_app().await;
     let video: Vec<u8> = (0..VIDEO_LEN).map(|i| (i * 7 % 256) as u8).collect();
@@ -145,7 +139,6 @@ async fn h5_the_first_two_bytes_of_a_video_let_browsers_play_it() {
     assert_eq!(response.bytes().await.unwrap(), video[3_000_000..]);
 }
 
-#[tokio::test]
 async fn h6_head_has_the_same_headers_as_get_and_no_body() {
     let app = spawn_app().await;
     app.put(LOCAL, "media/clip.mp4", vec![9u8; VIDEO_LEN]);
@@ -182,7 +175,6 @@ async fn h6_head_has_the_same_headers_as_get_and_no_body() {
     assert_eq!(get.bytes().await.unwrap().len(), VIDEO_LEN);
 }
 
-#[tokio::test]
 async fn h7_if_none_match_with_the_etag_answers_304() {
     let app = spawn_app().await;
     app.put(LOCAL, "k", "content");
@@ -217,7 +209,6 @@ async fn h7_if_none_match_with_the_etag_answers_304() {
     assert_eq!(response.bytes().await.unwrap(), "content");
 }
 
-#[tokio::test]
 async fn h7_if_modified_since_and_if_match_are_honoured() {
     let app = spawn_app().await;
     app.put(LOCAL, "k", "content");
@@ -244,7 +235,6 @@ async fn h7_if_modified_since_and_if_match_are_honoured() {
     );
 }
 
-#[tokio::test]
 async fn if_range_with_a_stale_etag_sends_the_whole_object() {
     let app = spawn_app().await;
     app.put(LOCAL, "k", "0123456789");
@@ -264,7 +254,6 @@ async fn if_range_with_a_stale_etag_sends_the_whole_object() {
     assert_eq!(stale.bytes().await.unwrap(), "0123456789");
 }
 
-#[tokio::test]
 async fn h8_a_revoked_token_gets_401_not_304() {
     let app = spawn_app().await;
     app.put(LOCAL, "k", "content");
@@ -288,7 +277,6 @@ async fn h8_a_revoked_token_gets_401_not_304() {
     );
 }
 
-#[tokio::test]
 async fn h9_file_names_use_rfc_6266_and_cannot_inject_headers() {
     let app = spawn_app().await;
     let cases = [
@@ -323,7 +311,6 @@ async fn h9_file_names_use_rfc_6266_and_cannot_inject_headers() {
     }
 }
 
-#[tokio::test]
 async fn h9_a_download_name_cannot_inject_headers_either() {
     let app = spawn_app().await;
     app.put(LOCAL, "report.pdf", "%PDF");
@@ -342,7 +329,6 @@ async fn h9_a_download_name_cannot_inject_headers_either() {
     );
 }
 
-#[tokio::test]
 async fn download_turns_inline_into_attachment_and_may_rename() {
     let app = spawn_app().await;
     app.put(LOCAL, "docs/report.pdf", "%PDF");
@@ -368,7 +354,6 @@ async fn download_turns_inline_into_attachment_and_may_rename() {
     );
 }
 
-#[tokio::test]
 async fn active_content_is_sandboxed_and_nothing_is_sniffed() {
     let app = spawn_app().await;
     let files = [
@@ -405,7 +390,6 @@ async fn active_content_is_sandboxed_and_nothing_is_sniffed() {
     }
 }
 
-#[tokio::test]
 async fn a_missing_object_is_404_in_the_error_body() {
     let app = spawn_app().await;
     let token = app.share_files(&["not/there.txt"]).await;
@@ -416,22 +400,41 @@ async fn a_missing_object_is_404_in_the_error_body() {
     );
 }
 
-#[tokio::test]
-async fn a_directory_is_not_an_object() {
+
+async fn a_download_name_keeps_only_its_last_segment() {
     let app = spawn_app().await;
-    app.put(LOCAL, "dir/inner", "x");
-    let (token, _) = app
-        .mint(
-            LOCAL,
-            serde_json::json!({"shareType": 1, "key": "/", "timeoutInMinutes": 5}),
-        )
-        .await;
-    let response = app.view("dir", &token).await;
-    assert_eq!(
-        assert_error(response, StatusCode::NOT_FOUND).await,
-        "ST.ObjectNotFound"
-    );
+    app.put(LOCAL, "report.pdf", "%PDF");
+    let token = app.share_files(&["report.pdf"]).await;
+    for (requested, expected) in [
+        (
+            "../../etc/passwd",
+            "attachment; filename=\"passwd\"; filename*=UTF-8''passwd",
+        ),
+        (
+            "dir/",
+            "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf",
+        ),
+        (
+            "invoice\u{202E}fdp.exe",
+            "attachment; filename=\"invoice_fdp.exe\"; filename*=UTF-8''invoice_fdp.exe",
+        ),
+    ] {
+        let query = format!(
+            "{}&download={}",
+            view_query("report.pdf", &token),
+            encode(requested)
+        );
+        let response = app.view_raw(&query).await;
+        assert_eq!(
+            header(response.headers(), "content-disposition"),
+            expected,
+            "{requested}"
+        );
+    }
 }
+}
+
+const VIDEO_LEN: usize = 5_975_596;
 
 #[tokio::test]
 async fn a_file_shortened_mid_download_ends_the_body_instead_of_hanging() {
@@ -527,35 +530,21 @@ async fn keys_that_cannot_exist_on_disk_are_404_not_502() {
     }
 }
 
+// NOTE: local only: s3s-fs answers 500 for a key naming one of its
+// directories, where S3 itself has no directories and says 404.
 #[tokio::test]
-async fn a_download_name_keeps_only_its_last_segment() {
+async fn a_directory_is_not_an_object() {
     let app = spawn_app().await;
-    app.put(LOCAL, "report.pdf", "%PDF");
-    let token = app.share_files(&["report.pdf"]).await;
-    for (requested, expected) in [
-        (
-            "../../etc/passwd",
-            "attachment; filename=\"passwd\"; filename*=UTF-8''passwd",
-        ),
-        (
-            "dir/",
-            "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf",
-        ),
-        (
-            "invoice\u{202E}fdp.exe",
-            "attachment; filename=\"invoice_fdp.exe\"; filename*=UTF-8''invoice_fdp.exe",
-        ),
-    ] {
-        let query = format!(
-            "{}&download={}",
-            view_query("report.pdf", &token),
-            encode(requested)
-        );
-        let response = app.view_raw(&query).await;
-        assert_eq!(
-            header(response.headers(), "content-disposition"),
-            expected,
-            "{requested}"
-        );
-    }
+    app.put(LOCAL, "dir/inner", "x");
+    let (token, _) = app
+        .mint(
+            LOCAL,
+            serde_json::json!({"shareType": 1, "key": "/", "timeoutInMinutes": 5}),
+        )
+        .await;
+    let response = app.view("dir", &token).await;
+    assert_eq!(
+        assert_error(response, StatusCode::NOT_FOUND).await,
+        "ST.ObjectNotFound"
+    );
 }

@@ -9,7 +9,7 @@ async fn body(response: reqwest::Response) -> (StatusCode, Vec<u8>) {
     (response.status(), response.bytes().await.unwrap().to_vec())
 }
 
-#[tokio::test]
+on_every_backend! {
 async fn k1_an_encoded_plus_reads_the_plus_key() {
     let app = spawn_app().await;
     app.put(LOCAL, "share/test 1.txt", "A");
@@ -23,7 +23,6 @@ async fn k1_an_encoded_plus_reads_the_plus_key() {
     assert_eq!(got, (StatusCode::OK, b"B".to_vec()));
 }
 
-#[tokio::test]
 async fn k2_a_raw_plus_is_a_space_and_never_reads_the_other_key() {
     let app = spawn_app().await;
     app.put(LOCAL, "share/test 1.txt", "A");
@@ -36,7 +35,6 @@ async fn k2_a_raw_plus_is_a_space_and_never_reads_the_other_key() {
     );
 }
 
-#[tokio::test]
 async fn k3_a_real_percent_sign_in_a_key_is_served() {
     let app = spawn_app().await;
     app.put(LOCAL, "ftp/3js%205-report.jpg", "jpeg bytes");
@@ -51,7 +49,6 @@ async fn k3_a_real_percent_sign_in_a_key_is_served() {
     );
 }
 
-#[tokio::test]
 async fn k4_the_key_is_decoded_once_not_twice() {
     let app = spawn_app().await;
     app.put(LOCAL, "ftp/3js%205-report.jpg", "jpeg bytes");
@@ -66,7 +63,6 @@ async fn k4_the_key_is_decoded_once_not_twice() {
     );
 }
 
-#[tokio::test]
 async fn k5_an_encoded_question_mark_is_part_of_the_key() {
     let app = spawn_app().await;
     app.put(LOCAL, "folder/what", "X");
@@ -80,7 +76,6 @@ async fn k5_an_encoded_question_mark_is_part_of_the_key() {
     assert_eq!(got, (StatusCode::OK, b"Y".to_vec()));
 }
 
-#[tokio::test]
 async fn k6_an_unencoded_question_mark_or_hash_never_reads_another_object() {
     let app = spawn_app().await;
     app.put(LOCAL, "folder/what", "X");
@@ -114,7 +109,6 @@ async fn k6_an_unencoded_question_mark_or_hash_never_reads_another_object() {
     assert_eq!(encoded, (StatusCode::OK, b"PDF".to_vec()));
 }
 
-#[tokio::test]
 async fn k7_dot_segments_never_reach_the_backend() {
     let app = spawn_app().await;
     // The broken connector answers 502 to any backend call: a 403 here proves
@@ -150,7 +144,6 @@ async fn k7_dot_segments_never_reach_the_backend() {
     );
 }
 
-#[tokio::test]
 async fn k7_dot_segments_cannot_escape_the_local_directory() {
     let app = spawn_app().await;
     app.put(OBS, "other/x", "secret in another connector");
@@ -174,7 +167,6 @@ async fn k7_dot_segments_cannot_escape_the_local_directory() {
     );
 }
 
-#[tokio::test]
 async fn keys_of_every_shape_are_served_byte_for_byte() {
     let app = spawn_app().await;
     let keys = [
@@ -207,4 +199,5 @@ async fn keys_of_every_shape_are_served_byte_for_byte() {
             "{key}"
         );
     }
+}
 }

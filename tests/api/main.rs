@@ -1,5 +1,8 @@
 //! Integration tests against the real server, started on port 0.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod helpers;
 
 mod admin;

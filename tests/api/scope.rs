@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
+on_every_backend! {
 async fn s1_a_directory_token_does_not_match_a_sibling_prefix_or_itself() {
     let app = spawn_app().await;
     app.put(LOCAL, "food/salad/lettuce", "green");
@@ -32,7 +32,6 @@ async fn s1_a_directory_token_does_not_match_a_sibling_prefix_or_itself() {
     }
 }
 
-#[tokio::test]
 async fn s2_a_file_token_does_not_match_a_longer_key() {
     let app = spawn_app().await;
     app.put(LOCAL, "a/b", "b");
@@ -46,7 +45,6 @@ async fn s2_a_file_token_does_not_match_a_longer_key() {
     assert_eq!(app.view("a/b", &token).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
 async fn the_whole_bucket_can_be_shared_with_a_lone_slash() {
     let app = spawn_app().await;
     app.put(LOCAL, "x", "1");
@@ -64,7 +62,6 @@ async fn the_whole_bucket_can_be_shared_with_a_lone_slash() {
     );
 }
 
-#[tokio::test]
 async fn a_token_reads_only_from_its_own_connector() {
     let app = spawn_app().await;
     app.put(LOCAL, "same/key", "local");
@@ -81,7 +78,6 @@ async fn a_token_reads_only_from_its_own_connector() {
     );
 }
 
-#[tokio::test]
 async fn key_and_keys_together_make_one_allowed_set() {
     let app = spawn_app().await;
     for k in ["one", "two", "three"] {
@@ -99,4 +95,5 @@ async fn key_and_keys_together_make_one_allowed_set() {
         app.view("three", &token).await.status(),
         StatusCode::FORBIDDEN
     );
+}
 }

@@ -5,3 +5,4 @@
 
 pub mod instance;
 pub mod redis;
+pub mod s3;
