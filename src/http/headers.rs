@@ -27,7 +27,12 @@ const NOT_ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
 /// Guessed plain-text types get `charset=utf-8`: they carry no charset of
 /// their own, and browsers would otherwise read UTF-8 text as Windows-1252.
 pub fn content_type(stored: Option<&str>, key: &str) -> String {
-    if let Some(stored) = stored.map(str::trim).filter(|t| !t.is_empty()) {
+    // S3 stores `binary/octet-stream` (or `application/octet-stream`) for
+    // objects uploaded without a type: that says nothing, so guess instead.
+    if let Some(stored) = stored
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !is_generic_binary(t))
+    {
         return stored.to_owned();
     }
     let guessed = mime_guess::from_path(key)
@@ -37,6 +42,12 @@ pub fn content_type(stored: Option<&str>, key: &str) -> String {
         "text/plain" | "text/csv" | "text/markdown" => format!("{guessed}; charset=utf-8"),
         other => other.to_owned(),
     }
+}
+
+fn is_generic_binary(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("binary/octet-stream")
+        || essence.eq_ignore_ascii_case("application/octet-stream")
 }
 
 /// The name a `download=<name>` asks for, made safe to offer: its last
@@ -137,6 +148,14 @@ mod tests {
         assert_eq!(content_type(None, "a/b.svg"), "image/svg+xml");
         assert_eq!(content_type(None, "a/b.txt"), "text/plain; charset=utf-8");
         assert_eq!(content_type(Some("text/plain"), "a/b.txt"), "text/plain");
+        assert_eq!(
+            content_type(Some("binary/octet-stream"), "clip.mp4"),
+            "video/mp4"
+        );
+        assert_eq!(
+            content_type(Some("application/octet-stream"), "x.bin"),
+            "application/octet-stream"
+        );
         assert_eq!(content_type(None, "a/noext"), "application/octet-stream");
     }
 

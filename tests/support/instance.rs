@@ -76,6 +76,11 @@ impl Instance {
         panic!("sharetoken did not answer: {}", self.log_text());
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

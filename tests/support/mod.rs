@@ -4,5 +4,6 @@
 #![allow(dead_code)]
 
 pub mod instance;
+pub mod proxy;
 pub mod redis;
 pub mod s3;
