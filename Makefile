@@ -1,6 +1,8 @@
 # sharetoken — the two commands a new user needs are `make run` and `make test`.
 
 CARGO ?= cargo
+# `cargo install` puts the test tools here.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 DATA_DIR ?= ./var
 
 .PHONY: run test test-deps lint fmt build clean
