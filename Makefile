@@ -5,7 +5,7 @@ CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 DATA_DIR ?= ./var
 
-.PHONY: run test test-deps lint fmt build clean
+.PHONY: run test test-deps lint fmt build bench clean
 
 ## The server on its embedded default (local directory, embedded store) on 127.0.0.1:8080.
 run:
@@ -27,6 +27,10 @@ test-deps:
 	@command -v s3s-fs >/dev/null || { \
 	  echo "installing s3s-fs $(S3S_FS_VERSION) (cargo install) for the tests"; \
 	  $(CARGO) install --locked s3s-fs@$(S3S_FS_VERSION) --features binary; }
+
+## sharetoken against nginx secure_link and the storage itself; writes BENCHMARKS.md.
+bench:
+	python3 benches/bench.py
 
 lint:
 	$(CARGO) fmt --all -- --check
