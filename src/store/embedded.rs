@@ -1,9 +1,10 @@
 //! The embedded store: a redb file in the data directory. Single node, no
 //! server to run, crash-safe (every commit is durable before it returns).
 
+use std::collections::HashSet;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -38,6 +39,17 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub struct EmbeddedStore {
     db: Arc<Database>,
     retention: Retention,
+    /// What views check, kept in memory. NOTE: exact, because this process
+    /// is the only writer: redb locks the file against other processes, and
+    /// every write below updates the view after its commit.
+    revocations: Arc<RwLock<RevocationView>>,
+}
+
+#[derive(Default)]
+struct RevocationView {
+    /// Ids of tokens revoked one by one (until they are pruned).
+    revoked: HashSet<String>,
+    watermarks: Watermarks,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -78,9 +90,11 @@ impl EmbeddedStore {
             txn.open_table(AUDIT_BY_TOKEN).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)?;
+        let revocations = load_revocations(&db)?;
         Ok(Self {
             db: Arc::new(db),
             retention,
+            revocations: Arc::new(RwLock::new(revocations)),
         })
     }
 
@@ -106,6 +120,24 @@ fn read_record(db: &Database, jti: &str) -> Result<Option<TokenRecord>, StoreErr
     serde_json::from_slice(bytes.value())
         .map(Some)
         .map_err(unavailable)
+}
+
+/// The revoked ids and watermarks on disk, read once at open.
+fn load_revocations(db: &Database) -> Result<RevocationView, StoreError> {
+    let mut view = RevocationView {
+        watermarks: read_watermarks(db)?,
+        ..RevocationView::default()
+    };
+    let txn = db.begin_read().map_err(unavailable)?;
+    let tokens = txn.open_table(TOKENS).map_err(unavailable)?;
+    for entry in tokens.iter().map_err(unavailable)? {
+        let (jti, bytes) = entry.map_err(unavailable)?;
+        let record: TokenRecord = serde_json::from_slice(bytes.value()).map_err(unavailable)?;
+        if record.revoked_at.is_some() {
+            view.revoked.insert(jti.value().to_owned());
+        }
+    }
+    Ok(view)
 }
 
 fn read_watermarks(db: &Database) -> Result<Watermarks, StoreError> {
@@ -150,22 +182,19 @@ impl TokenStore for EmbeddedStore {
     }
 
     async fn is_revoked(&self, claims: &ShareClaims) -> Result<bool, StoreError> {
-        let jti = claims.jti.clone();
-        let connector = claims.connector.to_string();
-        let client = claims.subject.clone();
-        let issued_at = claims.issued_at;
-        self.blocking(move |db| {
-            if read_record(db, &jti)?.is_some_and(|r| r.revoked_at.is_some()) {
-                return Ok(true);
-            }
-            Ok(read_watermarks(db)?.covers(&connector, &client, issued_at))
-        })
-        .await
+        // Answered from memory: no file access and no thread hop per view.
+        let view = self.revocations.read().map_err(unavailable)?;
+        Ok(view.revoked.contains(&claims.jti)
+            || view.watermarks.covers(
+                &claims.connector.to_string(),
+                &claims.subject,
+                claims.issued_at,
+            ))
     }
 
     async fn revoke(&self, jti: &str, now: UnixSeconds) -> Result<Revocation, StoreError> {
         let jti = jti.to_owned();
-        self.blocking(move |db| {
+        let outcome = self.blocking(move |db| {
             let txn = db.begin_write().map_err(unavailable)?;
             let outcome = {
                 let mut tokens = txn.open_table(TOKENS).map_err(unavailable)?;
@@ -194,7 +223,15 @@ impl TokenStore for EmbeddedStore {
             txn.commit().map_err(unavailable)?;
             Ok(outcome)
         })
-        .await
+        .await?;
+        if let Revocation::Revoked(record) = &outcome {
+            self.revocations
+                .write()
+                .map_err(unavailable)?
+                .revoked
+                .insert(record.jti.clone());
+        }
+        Ok(outcome)
     }
 
     async fn revoke_issued_before(
@@ -204,7 +241,8 @@ impl TokenStore for EmbeddedStore {
         _now: UnixSeconds,
     ) -> Result<UnixSeconds, StoreError> {
         let field = scope.field();
-        self.blocking(move |db| {
+        let name = field.clone();
+        let in_force = self.blocking(move |db| {
             let txn = db.begin_write().map_err(unavailable)?;
             let in_force = {
                 let mut marks = txn.open_table(WATERMARKS).map_err(unavailable)?;
@@ -221,7 +259,14 @@ impl TokenStore for EmbeddedStore {
             txn.commit().map_err(unavailable)?;
             Ok(in_force)
         })
-        .await
+        .await?;
+        self.revocations
+            .write()
+            .map_err(unavailable)?
+            .watermarks
+            .0
+            .insert(name, in_force);
+        Ok(in_force)
     }
 
     async fn watermarks(&self) -> Result<Watermarks, StoreError> {
@@ -272,9 +317,9 @@ impl TokenStore for EmbeddedStore {
 
     async fn prune_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
         let keep = self.retention.keep_expired_seconds;
-        self.blocking(move |db| {
+        let pruned = self.blocking(move |db| {
             let txn = db.begin_write().map_err(unavailable)?;
-            let mut pruned = 0;
+            let mut pruned = Vec::new();
             {
                 let mut expiries = txn.open_table(EXPIRIES).map_err(unavailable)?;
                 let mut tokens = txn.open_table(TOKENS).map_err(unavailable)?;
@@ -292,7 +337,7 @@ impl TokenStore for EmbeddedStore {
                     trails
                         .retain_in((jti.as_str(), 0)..=(jti.as_str(), u64::MAX), |_, _| false)
                         .map_err(unavailable)?;
-                    pruned += 1;
+                    pruned.push(jti.clone());
                 }
                 // A watermark older than any token can live covers nothing.
                 let mut marks = txn.open_table(WATERMARKS).map_err(unavailable)?;
@@ -303,14 +348,26 @@ impl TokenStore for EmbeddedStore {
             txn.commit().map_err(unavailable)?;
             Ok(pruned)
         })
-        .await
+        .await?;
+        let mut view = self.revocations.write().map_err(unavailable)?;
+        for jti in &pruned {
+            view.revoked.remove(jti);
+        }
+        view.watermarks
+            .0
+            .retain(|_, before| *before + MAX_TOKEN_LIFE > now);
+        Ok(pruned.len() as u64)
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         let events = events.to_vec();
         let max = self.retention.audit_max_events.max(1);
         self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unavailable)?;
+            let mut txn = db.begin_write().map_err(unavailable)?;
+            // Audit batches need no fsync of their own: they reach the disk
+            // with the next durable commit (a mint or a revocation).
+            txn.set_durability(redb::Durability::None)
+                .map_err(unavailable)?;
             {
                 let mut meta = txn.open_table(META).map_err(unavailable)?;
                 let mut seq = meta
