@@ -24,7 +24,7 @@ pub type ByteStream = BoxStream<'static, Result<Bytes, StorageError>>;
 
 /// What the backend knows of an object, enough to answer HEAD and
 /// conditional requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ObjectInfo {
     pub size: u64,
     /// Strong entity tag, quoted as HTTP wants it (`"…"`).
@@ -34,6 +34,8 @@ pub struct ObjectInfo {
     pub content_type: Option<String>,
     /// The entity tag exactly as the backend gave it, for `If-Match` on the read.
     backend_etag: Option<String>,
+    /// A local file opened (and, if small, read) with its metadata.
+    local: Option<Arc<local::OpenedFile>>,
 }
 
 /// Where a connector reads from.
@@ -106,25 +108,16 @@ impl Connector {
         &self.id
     }
 
-    /// Where a key is read from. On the local backend this also refuses
-    /// names that do not stay inside its directory (symbolic links out).
-    async fn target(&self, key: &ObjectKey) -> Result<Target<'_>, StorageError> {
+    /// Where a key is read from on an object_store backend (the local
+    /// backend reads its files itself: see `head`).
+    fn target(&self, key: &ObjectKey) -> Result<Target<'_>, StorageError> {
         match &self.backend {
-            Backend::Local(local) => {
-                let path = object_path(key);
-                local.check_inside(&self.id, &path).await?;
-                Ok(Target {
-                    store: local.store(),
-                    path,
-                    first_byte: None,
-                })
-            }
             Backend::S3 { store, first_byte } => Ok(Target {
                 store,
                 path: object_path(key),
                 first_byte: Some(*first_byte),
             }),
-            Backend::Broken => Err(self.unavailable()),
+            Backend::Local(_) | Backend::Broken => Err(self.unavailable()),
         }
     }
 
@@ -187,13 +180,25 @@ impl Connector {
         result.map_err(|e| self.translate(e))
     }
 
-    /// The object's metadata, without its bytes.
+    /// The object's metadata, without its bytes. A local file is opened
+    /// here (and a small one read), in one trip to the blocking pool.
     pub async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StorageError> {
+        if let Backend::Local(local) = &self.backend {
+            let opened = local.open_file(&self.id, &object_path(key)).await?;
+            return Ok(ObjectInfo {
+                size: opened.size,
+                etag: Some(opened.etag.clone()),
+                last_modified: Some(opened.last_modified),
+                content_type: None,
+                backend_etag: None,
+                local: Some(Arc::new(opened)),
+            });
+        }
         let Target {
             store,
             path,
             first_byte,
-        } = self.target(key).await?;
+        } = self.target(key)?;
         let options = GetOptions {
             head: true,
             ..GetOptions::default()
@@ -223,6 +228,7 @@ impl Connector {
             backend_etag: meta.e_tag,
             last_modified: Some(meta.last_modified.into()),
             content_type,
+            local: None,
         })
     }
 
@@ -238,11 +244,16 @@ impl Connector {
         if range.is_empty() {
             return Ok(futures_util::stream::empty().boxed());
         }
+        let length = range.end - range.start;
+        if let Some(opened) = &info.local {
+            let stream = opened.stream(range);
+            return Ok(ExactLength::new(stream, length, self.id.to_string()).boxed());
+        }
         let Target {
             store,
             path,
             first_byte,
-        } = self.target(key).await?;
+        } = self.target(key)?;
         let whole = range.start == 0 && range.end == info.size;
         let options = GetOptions {
             range: (!whole).then(|| GetRange::Bounded(range.clone())),
@@ -262,7 +273,6 @@ impl Connector {
                 connector: id.to_string(),
             }
         });
-        let length = range.end - range.start;
         Ok(ExactLength::new(stream.boxed(), length, self.id.to_string()).boxed())
     }
 

@@ -1,20 +1,50 @@
 //! The `local` backend: a directory on disk, through object_store.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::ObjectStore;
+use tokio::io::AsyncReadExt;
+use tokio_util::io::ReaderStream;
 
-use super::{ConnectorId, StorageError};
+use super::{ByteStream, ConnectorId, StorageError};
 
 pub(crate) struct LocalBackend {
     fs: Arc<LocalFileSystem>,
     store: Arc<dyn ObjectStore>,
     /// The directory, with symbolic links resolved.
     root: PathBuf,
+}
+
+/// Objects this small are read whole when opened: one trip to the blocking
+/// pool serves the request.
+const READ_WHOLE_UP_TO: u64 = 64 * 1024;
+/// Larger objects stream in chunks of this size.
+const CHUNK: usize = 256 * 1024;
+
+/// An opened file: what the view needs to decide, and the bytes to send.
+#[derive(Debug)]
+pub(crate) struct OpenedFile {
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: SystemTime,
+    body: Mutex<Body>,
+}
+
+#[derive(Debug)]
+enum Body {
+    /// The whole (small) object, read when opened.
+    Read(Bytes),
+    /// The open file, read when streamed (once).
+    File(std::fs::File),
+    Taken,
 }
 
 impl LocalBackend {
@@ -32,29 +62,101 @@ impl LocalBackend {
         &self.store
     }
 
-    /// Refuses a path that leaves the directory through a symbolic link
-    /// (a link to `/etc`, or to the data directory's token key), and names
-    /// object_store reserves (`a#1`), as not found.
-    pub(crate) async fn check_inside(
-        &self,
-        id: &ConnectorId,
-        path: &Path,
-    ) -> Result<(), StorageError> {
+    /// Opens the file behind `path` in one blocking step: the key-to-file
+    /// mapping is object_store's (so names are exact), the checks are ours.
+    /// Refused as not found: names that leave the directory through a
+    /// symbolic link (a link to `/etc`, or to the token key), names
+    /// object_store reserves (`a#1`), directories, impossible paths.
+    pub(crate) async fn open_file(&self, id: &ConnectorId, path: &Path) -> Result<OpenedFile, StorageError> {
         if is_reserved_name(path) {
             return Err(StorageError::NotFound);
         }
-        let file = self
-            .fs
-            .path_to_filesystem(path)
-            .map_err(|_| StorageError::NotFound)?;
-        let real = tokio::fs::canonicalize(&file)
+        let file = self.fs.path_to_filesystem(path).map_err(|_| StorageError::NotFound)?;
+        let root = self.root.clone();
+        let id = id.clone();
+        tokio::task::spawn_blocking(move || open_inside(&root, &file, &id))
             .await
-            .map_err(|_| StorageError::NotFound)?;
-        if real.starts_with(&self.root) {
-            Ok(())
+            .map_err(|_| StorageError::Unavailable {
+                connector: String::new(),
+            })?
+    }
+}
+
+fn open_inside(root: &FsPath, file: &FsPath, id: &ConnectorId) -> Result<OpenedFile, StorageError> {
+    let missing = |e: std::io::Error| -> StorageError {
+        if is_missing_kind(e.kind()) {
+            StorageError::NotFound
         } else {
-            log::warn!("connector {id}: refused a key whose file lies outside the directory (symbolic link)");
-            Err(StorageError::NotFound)
+            log::error!("connector {id}: cannot open a file: {e}");
+            StorageError::Unavailable {
+                connector: id.to_string(),
+            }
+        }
+    };
+    let real = std::fs::canonicalize(file).map_err(missing)?;
+    if !real.starts_with(root) {
+        log::warn!("connector {id}: refused a key whose file lies outside the directory (symbolic link)");
+        return Err(StorageError::NotFound);
+    }
+    let mut handle = std::fs::File::open(&real).map_err(missing)?;
+    let meta = handle.metadata().map_err(missing)?;
+    if !meta.is_file() {
+        return Err(StorageError::NotFound);
+    }
+    let size = meta.len();
+    let last_modified = meta.modified().unwrap_or(UNIX_EPOCH);
+    let body = if size <= READ_WHOLE_UP_TO {
+        let mut bytes = Vec::with_capacity(size as usize);
+        handle.read_to_end(&mut bytes).map_err(missing)?;
+        Body::Read(Bytes::from(bytes))
+    } else {
+        Body::File(handle)
+    };
+    Ok(OpenedFile {
+        size,
+        etag: etag(&meta, last_modified),
+        last_modified,
+        body: Mutex::new(body),
+    })
+}
+
+/// The ETag object_store gives local files: inode, mtime (µs) and size.
+fn etag(meta: &std::fs::Metadata, modified: SystemTime) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let micros = modified
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros();
+    format!("\"{:x}-{micros:x}-{:x}\"", meta.ino(), meta.len())
+}
+
+impl OpenedFile {
+    /// Streams `range` of the file: from memory for a small object, else
+    /// in large chunks from the file opened for this request.
+    pub(crate) fn stream(&self, range: Range<u64>) -> ByteStream {
+        let body = std::mem::replace(&mut *self.body.lock().expect("not poisoned"), Body::Taken);
+        match body {
+            Body::Read(bytes) => {
+                let end = range.end.min(bytes.len() as u64) as usize;
+                let start = (range.start as usize).min(end);
+                futures_util::stream::once(async move { Ok(bytes.slice(start..end)) }).boxed()
+            }
+            Body::File(mut file) => {
+                let length = range.end - range.start;
+                futures_util::stream::once(async move {
+                    let file = tokio::task::spawn_blocking(move || {
+                        file.seek(SeekFrom::Start(range.start)).map(|_| file)
+                    })
+                    .await
+                    .map_err(std::io::Error::other)??;
+                    let reader = tokio::fs::File::from_std(file).take(length);
+                    Ok::<_, std::io::Error>(ReaderStream::with_capacity(reader, CHUNK))
+                })
+                .try_flatten()
+                .map_err(|_| StorageError::Changed)
+                .boxed()
+            }
+            Body::Taken => futures_util::stream::once(async { Err(StorageError::Changed) }).boxed(),
         }
     }
 }
@@ -74,18 +176,22 @@ pub(crate) fn is_missing_file(error: &object_store::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                ErrorKind::NotFound
-                    | ErrorKind::NotADirectory
-                    | ErrorKind::IsADirectory
-                    | ErrorKind::InvalidFilename
-                    | ErrorKind::InvalidInput
-            );
+            return is_missing_kind(io.kind());
         }
         source = e.source();
     }
     false
+}
+
+fn is_missing_kind(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::NotFound
+            | ErrorKind::NotADirectory
+            | ErrorKind::IsADirectory
+            | ErrorKind::InvalidFilename
+            | ErrorKind::InvalidInput
+    )
 }
 
 #[cfg(test)]
