@@ -64,7 +64,9 @@ pub struct AuditEvent {
 /// Queue size between handlers and the writer; a full queue drops events
 /// (counted and logged) rather than slowing a view down.
 const QUEUE: usize = 16 * 1024;
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
+/// How long the writer waits to fill a batch once one event is there.
+const GATHER: Duration = Duration::from_millis(20);
 
 /// Where handlers send audit events.
 #[derive(Clone)]
@@ -105,6 +107,16 @@ async fn write_batches(
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // Under load, gather a little longer: one store write per batch is
+        // what audit costs, so fewer, larger batches cost less.
+        let gather_until = tokio::time::Instant::now() + GATHER;
+        while batch.len() < BATCH {
+            let room = BATCH - batch.len();
+            match tokio::time::timeout_at(gather_until, rx.recv_many(&mut batch, room)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
         let mut attempt = 0;
         loop {
             match store.append_audit(&batch).await {

@@ -98,9 +98,11 @@ async fn serve(
         .connectors
         .get(&claims.connector)
         .ok_or_else(|| ApiError::ConnectorNotFound(claims.connector.to_string()))?;
-    let info = connector.head(&key).await?;
-
     let headers = req.headers();
+    // A GET without Range will most likely send the whole object.
+    let whole = req.method() == Method::GET && !headers.contains_key(header::RANGE);
+    let info = connector.open(&key, whole).await?;
+
     let conditions = conditions(headers);
     let validators = Validators {
         etag: info.etag.as_deref(),

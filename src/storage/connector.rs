@@ -36,6 +36,9 @@ pub struct ObjectInfo {
     backend_etag: Option<String>,
     /// A local file opened (and, if small, read) with its metadata.
     local: Option<Arc<local::OpenedFile>>,
+    /// A whole-object GET already answered by an S3 backend, its body not
+    /// yet read (see [`Connector::open`]).
+    pending: Option<Arc<std::sync::Mutex<Option<object_store::GetResult>>>>,
 }
 
 /// Where a connector reads from.
@@ -180,6 +183,35 @@ impl Connector {
         result.map_err(|e| self.translate(e))
     }
 
+    /// The object's metadata, ready for its bytes to be read. When the
+    /// whole object will most likely be sent (`whole`: a GET without
+    /// `Range`), an S3 backend is asked for it at once: one request instead
+    /// of a HEAD and a GET; the body is streamed only if it is sent.
+    pub async fn open(&self, key: &ObjectKey, whole: bool) -> Result<ObjectInfo, StorageError> {
+        if !whole {
+            return self.head(key).await;
+        }
+        let Ok(Target {
+            store,
+            path,
+            first_byte,
+        }) = self.target(key)
+        else {
+            return self.head(key).await;
+        };
+        let result = match self
+            .bounded(first_byte, store.get_opts(&path, GetOptions::default()))
+            .await
+        {
+            // Missing object or missing bucket: `head` tells which.
+            Err(StorageError::NotFound) => return self.head(key).await,
+            other => other?,
+        };
+        let mut info = info_from(&result);
+        info.pending = Some(Arc::new(std::sync::Mutex::new(Some(result))));
+        Ok(info)
+    }
+
     /// The object's metadata, without its bytes. A local file is opened
     /// here (and a small one read), in one trip to the blocking pool.
     pub async fn head(&self, key: &ObjectKey) -> Result<ObjectInfo, StorageError> {
@@ -192,6 +224,7 @@ impl Connector {
                 content_type: None,
                 backend_etag: None,
                 local: Some(Arc::new(opened)),
+                pending: None,
             });
         }
         let Target {
@@ -217,19 +250,7 @@ impl Connector {
             }
             other => other?,
         };
-        let content_type = result
-            .attributes
-            .get(&Attribute::ContentType)
-            .map(|v| v.as_ref().to_owned());
-        let meta = result.meta;
-        Ok(ObjectInfo {
-            size: meta.size,
-            etag: meta.e_tag.clone().map(quote_etag),
-            backend_etag: meta.e_tag,
-            last_modified: Some(meta.last_modified.into()),
-            content_type,
-            local: None,
-        })
+        Ok(info_from(&result))
     }
 
     /// Streams `range` of the object with a ranged GET (never reading from
@@ -249,12 +270,16 @@ impl Connector {
             let stream = opened.stream(range);
             return Ok(ExactLength::new(stream, length, self.id.to_string()).boxed());
         }
+        let whole = range.start == 0 && range.end == info.size;
+        let pending = info.pending.as_ref().and_then(|p| p.lock().ok()?.take());
+        if let (true, Some(result)) = (whole, pending) {
+            return Ok(self.body(result, length));
+        }
         let Target {
             store,
             path,
             first_byte,
         } = self.target(key)?;
-        let whole = range.start == 0 && range.end == info.size;
         let options = GetOptions {
             range: (!whole).then(|| GetRange::Bounded(range.clone())),
             if_match: info.backend_etag.clone(),
@@ -263,6 +288,11 @@ impl Connector {
         let result = self
             .bounded(first_byte, store.get_opts(&path, options))
             .await?;
+        Ok(self.body(result, length))
+    }
+
+    /// A backend answer's body, exactly `length` bytes long.
+    fn body(&self, result: object_store::GetResult, length: u64) -> ByteStream {
         let id = self.id.clone();
         let stream = result.into_stream().map_err(move |e| {
             log::warn!(
@@ -273,7 +303,7 @@ impl Connector {
                 connector: id.to_string(),
             }
         });
-        Ok(ExactLength::new(stream.boxed(), length, self.id.to_string()).boxed())
+        ExactLength::new(stream.boxed(), length, self.id.to_string()).boxed()
     }
 
     /// Checks once that the backend answers (and the bucket exists); used at
@@ -287,6 +317,24 @@ impl Connector {
         self.bounded(first_byte, store.list_with_delimiter(None))
             .await
             .map(|_| ())
+    }
+}
+
+/// What an object_store answer says of the object.
+fn info_from(result: &object_store::GetResult) -> ObjectInfo {
+    let content_type = result
+        .attributes
+        .get(&Attribute::ContentType)
+        .map(|v| v.as_ref().to_owned());
+    let meta = &result.meta;
+    ObjectInfo {
+        size: meta.size,
+        etag: meta.e_tag.clone().map(quote_etag),
+        backend_etag: meta.e_tag.clone(),
+        last_modified: Some(meta.last_modified.into()),
+        content_type,
+        local: None,
+        pending: None,
     }
 }
 

@@ -67,11 +67,18 @@ impl LocalBackend {
     /// Refused as not found: names that leave the directory through a
     /// symbolic link (a link to `/etc`, or to the token key), names
     /// object_store reserves (`a#1`), directories, impossible paths.
-    pub(crate) async fn open_file(&self, id: &ConnectorId, path: &Path) -> Result<OpenedFile, StorageError> {
+    pub(crate) async fn open_file(
+        &self,
+        id: &ConnectorId,
+        path: &Path,
+    ) -> Result<OpenedFile, StorageError> {
         if is_reserved_name(path) {
             return Err(StorageError::NotFound);
         }
-        let file = self.fs.path_to_filesystem(path).map_err(|_| StorageError::NotFound)?;
+        let file = self
+            .fs
+            .path_to_filesystem(path)
+            .map_err(|_| StorageError::NotFound)?;
         let root = self.root.clone();
         let id = id.clone();
         tokio::task::spawn_blocking(move || open_inside(&root, &file, &id))
@@ -95,7 +102,9 @@ fn open_inside(root: &FsPath, file: &FsPath, id: &ConnectorId) -> Result<OpenedF
     };
     let real = std::fs::canonicalize(file).map_err(missing)?;
     if !real.starts_with(root) {
-        log::warn!("connector {id}: refused a key whose file lies outside the directory (symbolic link)");
+        log::warn!(
+            "connector {id}: refused a key whose file lies outside the directory (symbolic link)"
+        );
         return Err(StorageError::NotFound);
     }
     let mut handle = std::fs::File::open(&real).map_err(missing)?;

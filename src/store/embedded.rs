@@ -194,36 +194,37 @@ impl TokenStore for EmbeddedStore {
 
     async fn revoke(&self, jti: &str, now: UnixSeconds) -> Result<Revocation, StoreError> {
         let jti = jti.to_owned();
-        let outcome = self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unavailable)?;
-            let outcome = {
-                let mut tokens = txn.open_table(TOKENS).map_err(unavailable)?;
-                let existing = match tokens.get(jti.as_str()).map_err(unavailable)? {
-                    Some(bytes) => Some(
-                        serde_json::from_slice::<TokenRecord>(bytes.value())
-                            .map_err(unavailable)?,
-                    ),
-                    None => None,
+        let outcome = self
+            .blocking(move |db| {
+                let txn = db.begin_write().map_err(unavailable)?;
+                let outcome = {
+                    let mut tokens = txn.open_table(TOKENS).map_err(unavailable)?;
+                    let existing = match tokens.get(jti.as_str()).map_err(unavailable)? {
+                        Some(bytes) => Some(
+                            serde_json::from_slice::<TokenRecord>(bytes.value())
+                                .map_err(unavailable)?,
+                        ),
+                        None => None,
+                    };
+                    match existing {
+                        None => Revocation::Unknown,
+                        Some(record) if record.revoked_at.is_some() => {
+                            Revocation::AlreadyRevoked(record)
+                        }
+                        Some(mut record) => {
+                            record.revoked_at = Some(now);
+                            let bytes = serde_json::to_vec(&record).map_err(unavailable)?;
+                            tokens
+                                .insert(jti.as_str(), bytes.as_slice())
+                                .map_err(unavailable)?;
+                            Revocation::Revoked(record)
+                        }
+                    }
                 };
-                match existing {
-                    None => Revocation::Unknown,
-                    Some(record) if record.revoked_at.is_some() => {
-                        Revocation::AlreadyRevoked(record)
-                    }
-                    Some(mut record) => {
-                        record.revoked_at = Some(now);
-                        let bytes = serde_json::to_vec(&record).map_err(unavailable)?;
-                        tokens
-                            .insert(jti.as_str(), bytes.as_slice())
-                            .map_err(unavailable)?;
-                        Revocation::Revoked(record)
-                    }
-                }
-            };
-            txn.commit().map_err(unavailable)?;
-            Ok(outcome)
-        })
-        .await?;
+                txn.commit().map_err(unavailable)?;
+                Ok(outcome)
+            })
+            .await?;
         if let Revocation::Revoked(record) = &outcome {
             self.revocations
                 .write()
@@ -242,24 +243,25 @@ impl TokenStore for EmbeddedStore {
     ) -> Result<UnixSeconds, StoreError> {
         let field = scope.field();
         let name = field.clone();
-        let in_force = self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unavailable)?;
-            let in_force = {
-                let mut marks = txn.open_table(WATERMARKS).map_err(unavailable)?;
-                let current = marks
-                    .get(field.as_str())
-                    .map_err(unavailable)?
-                    .map(|v| v.value());
-                let in_force = current.map_or(before, |c| c.max(before));
-                marks
-                    .insert(field.as_str(), in_force)
-                    .map_err(unavailable)?;
-                in_force
-            };
-            txn.commit().map_err(unavailable)?;
-            Ok(in_force)
-        })
-        .await?;
+        let in_force = self
+            .blocking(move |db| {
+                let txn = db.begin_write().map_err(unavailable)?;
+                let in_force = {
+                    let mut marks = txn.open_table(WATERMARKS).map_err(unavailable)?;
+                    let current = marks
+                        .get(field.as_str())
+                        .map_err(unavailable)?
+                        .map(|v| v.value());
+                    let in_force = current.map_or(before, |c| c.max(before));
+                    marks
+                        .insert(field.as_str(), in_force)
+                        .map_err(unavailable)?;
+                    in_force
+                };
+                txn.commit().map_err(unavailable)?;
+                Ok(in_force)
+            })
+            .await?;
         self.revocations
             .write()
             .map_err(unavailable)?
@@ -317,38 +319,39 @@ impl TokenStore for EmbeddedStore {
 
     async fn prune_expired(&self, now: UnixSeconds) -> Result<u64, StoreError> {
         let keep = self.retention.keep_expired_seconds;
-        let pruned = self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unavailable)?;
-            let mut pruned = Vec::new();
-            {
-                let mut expiries = txn.open_table(EXPIRIES).map_err(unavailable)?;
-                let mut tokens = txn.open_table(TOKENS).map_err(unavailable)?;
-                // Valid while now < exp; kept `keep` seconds longer.
-                let expired: Vec<(i64, String)> = expiries
-                    .range(..(now.saturating_sub(keep).saturating_add(1), ""))
-                    .map_err(unavailable)?
-                    .map(|entry| entry.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
-                    .collect::<Result<_, _>>()
-                    .map_err(unavailable)?;
-                let mut trails = txn.open_table(AUDIT_BY_TOKEN).map_err(unavailable)?;
-                for (exp, jti) in &expired {
-                    expiries.remove((*exp, jti.as_str())).map_err(unavailable)?;
-                    tokens.remove(jti.as_str()).map_err(unavailable)?;
-                    trails
-                        .retain_in((jti.as_str(), 0)..=(jti.as_str(), u64::MAX), |_, _| false)
+        let pruned = self
+            .blocking(move |db| {
+                let txn = db.begin_write().map_err(unavailable)?;
+                let mut pruned = Vec::new();
+                {
+                    let mut expiries = txn.open_table(EXPIRIES).map_err(unavailable)?;
+                    let mut tokens = txn.open_table(TOKENS).map_err(unavailable)?;
+                    // Valid while now < exp; kept `keep` seconds longer.
+                    let expired: Vec<(i64, String)> = expiries
+                        .range(..(now.saturating_sub(keep).saturating_add(1), ""))
+                        .map_err(unavailable)?
+                        .map(|entry| entry.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
+                        .collect::<Result<_, _>>()
                         .map_err(unavailable)?;
-                    pruned.push(jti.clone());
+                    let mut trails = txn.open_table(AUDIT_BY_TOKEN).map_err(unavailable)?;
+                    for (exp, jti) in &expired {
+                        expiries.remove((*exp, jti.as_str())).map_err(unavailable)?;
+                        tokens.remove(jti.as_str()).map_err(unavailable)?;
+                        trails
+                            .retain_in((jti.as_str(), 0)..=(jti.as_str(), u64::MAX), |_, _| false)
+                            .map_err(unavailable)?;
+                        pruned.push(jti.clone());
+                    }
+                    // A watermark older than any token can live covers nothing.
+                    let mut marks = txn.open_table(WATERMARKS).map_err(unavailable)?;
+                    marks
+                        .retain(|_, before| before + MAX_TOKEN_LIFE > now)
+                        .map_err(unavailable)?;
                 }
-                // A watermark older than any token can live covers nothing.
-                let mut marks = txn.open_table(WATERMARKS).map_err(unavailable)?;
-                marks
-                    .retain(|_, before| before + MAX_TOKEN_LIFE > now)
-                    .map_err(unavailable)?;
-            }
-            txn.commit().map_err(unavailable)?;
-            Ok(pruned)
-        })
-        .await?;
+                txn.commit().map_err(unavailable)?;
+                Ok(pruned)
+            })
+            .await?;
         let mut view = self.revocations.write().map_err(unavailable)?;
         for jti in &pruned {
             view.revoked.remove(jti);

@@ -364,11 +364,19 @@ impl TokenStore for RedisStore {
         exists.arg(self.key_revoked(&claims.jti));
         let mut hmget = redis::cmd("HMGET");
         hmget.arg(self.key_watermarks()).arg(&fields[..]);
-        // Two slots ({jti} and {wm}): two commands, run concurrently.
-        let (revoked, marks) = tokio::try_join!(
-            self.query::<bool>(&exists),
-            self.query::<Vec<Option<i64>>>(&hmget)
-        )?;
+        let (revoked, marks): (bool, Vec<Option<i64>>) = match self.conn {
+            // One Redis: both in one round trip.
+            Connection::Single(_) => {
+                let mut pipe = redis::pipe();
+                pipe.add_command(exists).add_command(hmget);
+                self.pipeline(&pipe).await?
+            }
+            // A cluster: two slots ({jti} and {wm}), two commands at once.
+            Connection::Cluster(_) => tokio::try_join!(
+                self.query::<bool>(&exists),
+                self.query::<Vec<Option<i64>>>(&hmget)
+            )?,
+        };
         Ok(revoked || watermark_values_cover(&marks, claims.issued_at))
     }
 

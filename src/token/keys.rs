@@ -141,7 +141,9 @@ fn footer_kid(footer: &[u8]) -> Option<String> {
     if footer.len() > MAX_FOOTER_LEN {
         return None;
     }
-    serde_json::from_slice::<KidFooter>(footer).ok().map(|f| f.kid)
+    serde_json::from_slice::<KidFooter>(footer)
+        .ok()
+        .map(|f| f.kid)
 }
 
 /// Longest footer accepted: `{"kid":"k4.lid.…"}` is about 60 bytes.
