@@ -30,6 +30,7 @@ test-deps:
 
 ## sharetoken against nginx secure_link and the storage itself; writes BENCHMARKS.md.
 bench:
+	$(CARGO) bench --bench micro -- --warm-up-time 1 --measurement-time 2 --noplot | tee target/micro-bench.txt
 	python3 benches/bench.py
 
 lint:

@@ -368,6 +368,17 @@ def write_report(results, memory):
     for name, label in [("embedded", "local connector, embedded store"), ("redis_st", "s3 connector, Redis store")]:
         idle, peak = memory[name]
         lines.append(f"| {label} | {idle / 1024:.1f} | {peak / 1024:.1f} | ≤ 64 MiB |")
+    micro = ROOT / "target" / "micro-bench.txt"
+    if micro.exists():
+        lines += ["", "## Micro-benchmarks (criterion, `cargo bench --bench micro`)", "", "| what | median |", "| --- | ---: |"]
+        previous = ""
+        for line in micro.read_text().splitlines():
+            if "time:" in line:
+                name = line.split("time:")[0].strip() or previous
+                median = line.split("[")[1].split("]")[0].split()
+                lines.append(f"| {name} | {median[2]} {median[3]} |")
+            elif line.strip() and not line.startswith(("Benchmarking", "Found", "  ", "change:", "Performance", "No change")):
+                previous = line.strip()
     notes = ROOT / "benches" / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().strip()]

@@ -17,6 +17,9 @@ use crate::audit::AuditEvent;
 use crate::clock::UnixSeconds;
 use crate::token::ShareClaims;
 
+/// Memory redb may use to cache pages.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// The layout version this code writes (see `migrations/README.md`).
 pub const EMBEDDED_LAYOUT: u64 = 1;
 
@@ -59,12 +62,17 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 impl EmbeddedStore {
     /// Opens (or creates) the store file, refusing a newer layout.
     pub fn open(path: &Path, retention: Retention) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(|e| {
-            StoreError(format!(
-                "cannot open the embedded store {}: {e}",
-                path.display()
-            ))
-        })?;
+        // NOTE: redb caches up to 1 GiB by default; the store is small and
+        // views never read it (revocations are answered from memory).
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| {
+                StoreError(format!(
+                    "cannot open the embedded store {}: {e}",
+                    path.display()
+                ))
+            })?;
         let txn = db.begin_write().map_err(unavailable)?;
         {
             let mut meta = txn.open_table(META).map_err(unavailable)?;

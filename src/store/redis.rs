@@ -321,19 +321,16 @@ impl KindStr for redis::RedisError {
 impl TokenStore for RedisStore {
     async fn record_issued(&self, record: &TokenRecord) -> Result<(), StoreError> {
         let json = serde_json::to_string(record).map_err(|e| StoreError(e.to_string()))?;
-        let _: () = self
-            .query(
-                redis::cmd("SET")
-                    .arg(self.key_token(&record.jti))
-                    .arg(&json)
-                    .arg("EXAT")
-                    .arg(self.forget_at(record.expires_at)),
-            )
-            .await?;
+        let mut set = redis::cmd("SET");
+        set.arg(self.key_token(&record.jti))
+            .arg(&json)
+            .arg("EXAT")
+            .arg(self.forget_at(record.expires_at));
         let exp_member = serde_json::to_string(&(&record.jti, &record.connector, &record.client))
             .map_err(|e| StoreError(e.to_string()))?;
-        let mut pipe = redis::pipe();
-        pipe.atomic()
+        let mut index = redis::pipe();
+        index
+            .atomic()
             .zadd(self.key_index("all"), &record.jti, 0)
             .ignore()
             .zadd(
@@ -354,7 +351,25 @@ impl TokenStore for RedisStore {
                 self.forget_at(record.expires_at),
             )
             .ignore();
-        self.pipeline::<()>(&pipe).await
+        match self.conn {
+            // One Redis: record and index in one round trip (the record
+            // first; the index is only for listing).
+            Connection::Single(_) => {
+                let mut both = redis::pipe();
+                both.add_command(set).ignore();
+                both.cmd("MULTI").ignore();
+                for cmd in index.cmd_iter() {
+                    both.add_command(cmd.clone()).ignore();
+                }
+                both.cmd("EXEC").ignore();
+                self.pipeline::<()>(&both).await
+            }
+            // A cluster: the record's slot, then the index's slot.
+            Connection::Cluster(_) => {
+                self.query::<()>(&set).await?;
+                self.pipeline::<()>(&index).await
+            }
+        }
     }
 
     async fn is_revoked(&self, claims: &ShareClaims) -> Result<bool, StoreError> {
