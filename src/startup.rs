@@ -19,6 +19,9 @@ use crate::storage::{ConnectorId, Connectors};
 use crate::store::{EmbeddedStore, RedisStore, TokenStore};
 use crate::token::KeyRing;
 
+/// Threads each worker may use for blocking work (files, the embedded store).
+const BLOCKING_THREADS_PER_WORKER: usize = 16;
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -91,6 +94,9 @@ impl Application {
                 let _ = tcp.set_nodelay(true);
             }
         })
+        // Each worker's blocking pool (file opens, redb) stays small: idle
+        // threads and their malloc arenas are resident memory.
+        .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
         .listen(listener)
         .map_err(|e| e.to_string())?;
         if settings.server.workers > 0 {

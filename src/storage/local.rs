@@ -27,7 +27,7 @@ pub(crate) struct LocalBackend {
 /// pool serves the request.
 const READ_WHOLE_UP_TO: u64 = 64 * 1024;
 /// Larger objects stream in chunks of this size.
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 64 * 1024;
 
 /// An opened file: what the view needs to decide, and the bytes to send.
 #[derive(Debug)]

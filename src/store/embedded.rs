@@ -37,6 +37,10 @@ const AUDIT_BY_TOKEN: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("audit_by_token_v1");
 /// `layout` → version; `audit_seq` → next audit sequence number.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// jti → how many events its trail holds (at most [`TRAIL_MAX`]).
+const TRAIL_LENGTHS: TableDefinition<&str, u64> = TableDefinition::new("trail_lengths_v1");
+/// Most audit events kept per token (as on Redis).
+const TRAIL_MAX: u64 = 1000;
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -96,6 +100,7 @@ impl EmbeddedStore {
             txn.open_table(WATERMARKS).map_err(unavailable)?;
             txn.open_table(AUDIT).map_err(unavailable)?;
             txn.open_table(AUDIT_BY_TOKEN).map_err(unavailable)?;
+            txn.open_table(TRAIL_LENGTHS).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)?;
         let revocations = load_revocations(&db)?;
@@ -342,12 +347,14 @@ impl TokenStore for EmbeddedStore {
                         .collect::<Result<_, _>>()
                         .map_err(unavailable)?;
                     let mut trails = txn.open_table(AUDIT_BY_TOKEN).map_err(unavailable)?;
+                    let mut trail_lengths = txn.open_table(TRAIL_LENGTHS).map_err(unavailable)?;
                     for (exp, jti) in &expired {
                         expiries.remove((*exp, jti.as_str())).map_err(unavailable)?;
                         tokens.remove(jti.as_str()).map_err(unavailable)?;
                         trails
                             .retain_in((jti.as_str(), 0)..=(jti.as_str(), u64::MAX), |_, _| false)
                             .map_err(unavailable)?;
+                        trail_lengths.remove(jti.as_str()).map_err(unavailable)?;
                         pruned.push(jti.clone());
                     }
                     // A watermark older than any token can live covers nothing.
@@ -387,6 +394,7 @@ impl TokenStore for EmbeddedStore {
                     .map_or(0, |v| v.value());
                 let mut audit = txn.open_table(AUDIT).map_err(unavailable)?;
                 let mut by_token = txn.open_table(AUDIT_BY_TOKEN).map_err(unavailable)?;
+                let mut trail_lengths = txn.open_table(TRAIL_LENGTHS).map_err(unavailable)?;
                 for event in &events {
                     let bytes = serde_json::to_vec(event).map_err(unavailable)?;
                     audit
@@ -395,6 +403,29 @@ impl TokenStore for EmbeddedStore {
                     if let Some(jti) = &event.token_id {
                         by_token
                             .insert((jti.as_str(), seq), bytes.as_slice())
+                            .map_err(unavailable)?;
+                        let length = trail_lengths
+                            .get(jti.as_str())
+                            .map_err(unavailable)?
+                            .map_or(0, |v| v.value())
+                            + 1;
+                        if length > TRAIL_MAX {
+                            // Keep the newest TRAIL_MAX events of a token.
+                            let oldest = by_token
+                                .range((jti.as_str(), 0)..=(jti.as_str(), u64::MAX))
+                                .map_err(unavailable)?
+                                .next()
+                                .transpose()
+                                .map_err(unavailable)?
+                                .map(|(key, _)| key.value().1);
+                            if let Some(oldest) = oldest {
+                                by_token
+                                    .remove((jti.as_str(), oldest))
+                                    .map_err(unavailable)?;
+                            }
+                        }
+                        trail_lengths
+                            .insert(jti.as_str(), length.min(TRAIL_MAX))
                             .map_err(unavailable)?;
                     }
                     seq += 1;

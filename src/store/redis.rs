@@ -574,25 +574,37 @@ impl TokenStore for RedisStore {
                 .ignore();
         }
         self.pipeline::<()>(&log).await?;
-        // Each token's trail lives in its own slot.
-        let trails = events.iter().filter_map(|event| {
-            let jti = event.token_id.as_ref()?;
-            let json = serde_json::to_string(event).ok()?;
+        // Each token's trail lives in its own slot: one pipeline per token,
+        // its events in order (pipelines to different slots may interleave).
+        let mut by_token: std::collections::BTreeMap<&str, (Vec<String>, i64)> =
+            std::collections::BTreeMap::new();
+        for event in events {
+            let Some(jti) = event.token_id.as_deref() else {
+                continue;
+            };
+            let json = serde_json::to_string(event).map_err(|e| StoreError(e.to_string()))?;
             let until =
                 event.token_expires_at.unwrap_or(event.at) + self.retention.keep_expired_seconds;
-            let key = self.key_trail(jti);
-            let mut pipe = redis::pipe();
-            pipe.rpush(&key, json)
-                .ignore()
-                .ltrim(&key, -TRAIL_MAX, -1)
-                .ignore()
-                .cmd("EXPIREAT")
-                .arg(&key)
-                .arg(until)
-                .ignore();
-            Some(pipe)
-        });
-        let trails: Vec<Pipeline> = trails.collect();
+            let entry = by_token.entry(jti).or_default();
+            entry.0.push(json);
+            entry.1 = entry.1.max(until);
+        }
+        let trails: Vec<Pipeline> = by_token
+            .into_iter()
+            .map(|(jti, (entries, until))| {
+                let key = self.key_trail(jti);
+                let mut pipe = redis::pipe();
+                pipe.rpush(&key, entries)
+                    .ignore()
+                    .ltrim(&key, -TRAIL_MAX, -1)
+                    .ignore()
+                    .cmd("EXPIREAT")
+                    .arg(&key)
+                    .arg(until)
+                    .ignore();
+                pipe
+            })
+            .collect();
         try_join_all(trails.iter().map(|pipe| self.pipeline::<()>(pipe))).await?;
         Ok(())
     }

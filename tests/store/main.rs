@@ -140,6 +140,7 @@ store_suite!(
     pruning_forgets_old_records_and_watermarks,
     the_audit_log_is_bounded_and_per_token_trails_are_kept,
     the_store_answers_ping,
+    a_token_trail_keeps_its_newest_thousand_events,
 );
 
 async fn a_minted_token_is_recorded_with_its_metadata(store: &dyn TokenStore) {
@@ -371,6 +372,27 @@ async fn the_audit_log_is_bounded_and_per_token_trails_are_kept(store: &dyn Toke
     let trail = store.audit_for_token(&token.jti).await.unwrap();
     let expected: Vec<i64> = (0..80).step_by(10).map(|i| t + i).collect();
     assert_eq!(trail.iter().map(|e| e.at).collect::<Vec<_>>(), expected);
+}
+
+async fn a_token_trail_keeps_its_newest_thousand_events(store: &dyn TokenStore) {
+    let t = now();
+    let token = issue(store, "obs/busy", "ivy", t).await;
+    let events: Vec<AuditEvent> = (0..1010)
+        .map(|i| AuditEvent {
+            at: t + i,
+            kind: Some(AuditKind::View),
+            token_id: Some(token.jti.clone()),
+            token_expires_at: Some(token.expires_at),
+            ..AuditEvent::default()
+        })
+        .collect();
+    for chunk in events.chunks(300) {
+        store.append_audit(chunk).await.unwrap();
+    }
+    let trail = store.audit_for_token(&token.jti).await.unwrap();
+    assert_eq!(trail.len(), 1000);
+    assert_eq!(trail[0].at, t + 10);
+    assert_eq!(trail.last().unwrap().at, t + 1009);
 }
 
 async fn the_store_answers_ping(store: &dyn TokenStore) {
