@@ -181,7 +181,7 @@ pub enum Revocation {
 }
 
 /// The store could not answer. Requests that need it fail closed (503).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("the token store is unavailable: {0}")]
 pub struct StoreError(pub String);
 
