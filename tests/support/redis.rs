@@ -62,22 +62,8 @@ impl RedisServer {
             args.push("--cluster-config-file nodes.conf".into());
             args.push("--cluster-node-timeout 2000".into());
         }
-        let script = format!(
-            "redis-server {} & child=$!; echo $child > {pidfile}; \
-             while kill -0 {parent} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done; \
-             kill -9 $child 2>/dev/null",
-            args.join(" "),
-            pidfile = self.pid_file().display(),
-            parent = std::process::id(),
-        );
-        let watchdog = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (make test installs it)");
+        let command_line = format!("redis-server {}", args.join(" "));
+        let watchdog = super::spawn_with_watchdog(&command_line, &self.pid_file(), "redis-server");
         self.watchdog = Some(watchdog);
         self.wait_until_up();
     }

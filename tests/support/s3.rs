@@ -3,7 +3,7 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -35,21 +35,11 @@ impl S3Server {
             listener.local_addr().unwrap().port()
         };
         let root = tempfile::tempdir().unwrap();
-        // A shell watchdog ends the server with this test process.
-        let script = format!(
-            "s3s-fs --host 127.0.0.1 --port {port} --access-key {ACCESS_KEY} --secret-key {SECRET_KEY} {root} & child=$!; \
-             while kill -0 {parent} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done; kill -9 $child 2>/dev/null",
-            root = root.path().display(),
-            parent = std::process::id(),
+        let command_line = format!(
+            "s3s-fs --host 127.0.0.1 --port {port} --access-key {ACCESS_KEY} --secret-key {SECRET_KEY} {}",
+            root.path().display()
         );
-        let watchdog = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("s3s-fs is installed (make test installs it)");
+        let watchdog = super::spawn_with_watchdog(&command_line, &pid_file(port), "s3s-fs");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "s3s-fs did not start");
@@ -100,4 +90,9 @@ impl S3Server {
             first_byte_timeout_ms: 5_000,
         }
     }
+}
+
+/// Outside the server's root, where it would look like an object.
+fn pid_file(port: u16) -> PathBuf {
+    std::env::temp_dir().join(format!("sharetoken-test-s3s-fs-{port}.pid"))
 }
