@@ -505,6 +505,7 @@ fn assert_no_token(what: &str, text: &str, secrets: &[String]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Case L1 (../shared/cases/README.md).
 async fn l1_tokens_never_appear_in_logs_or_error_bodies() {
     let mut served = Served::start().await;
     let access = served.access_token().await;
@@ -726,6 +727,7 @@ async fn l1_tokens_never_appear_in_logs_or_error_bodies() {
 /// it (a bare or misnamed query parameter, a path segment, an admin filter)
 /// must not come back in the error body nor reach the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Case L1 (../shared/cases/README.md).
 async fn l1_tokens_sent_in_unexpected_places_are_neither_echoed_nor_logged() {
     let mut served = Served::start().await;
     let access = served.access_token().await;

@@ -125,6 +125,7 @@ async fn assert_revoked(instance: &Instance, token: &str) {
     );
 }
 
+// Case R2 (../shared/cases/README.md).
 #[tokio::test]
 async fn r2_a_revocation_through_one_instance_holds_on_every_instance_and_across_restarts() {
     let redis = RedisServer::start();
@@ -251,6 +252,7 @@ async fn assert_fails_closed(instance: &Instance, revoked: &str, valid: &str) {
     }
 }
 
+// Case R3 (../shared/cases/README.md).
 #[tokio::test]
 async fn r3_while_redis_is_down_views_fail_closed_and_recover_without_a_restart() {
     let mut redis = RedisServer::start();
@@ -278,6 +280,7 @@ async fn r3_while_redis_is_down_views_fail_closed_and_recover_without_a_restart(
     assert!(!instance.log_text().contains("v4.local."));
 }
 
+// Case R3 (../shared/cases/README.md).
 #[tokio::test]
 async fn r3_while_redis_answers_late_views_fail_closed_and_recover() {
     let redis = RedisServer::start();

@@ -253,6 +253,7 @@ async fn a_silent_backend_is_a_504_after_the_first_byte_timeout() {
     );
 }
 
+// Case M2 (../shared/cases/README.md).
 #[tokio::test]
 async fn m2_a_slow_steady_download_is_never_cut() {
     let s3 = tokio::task::spawn_blocking(server).await.unwrap();
@@ -287,6 +288,7 @@ async fn m2_a_slow_steady_download_is_never_cut() {
     assert!(received == bytes, "every byte, in order");
 }
 
+// Case M3 (../shared/cases/README.md).
 #[tokio::test]
 async fn m3_a_client_that_goes_away_releases_the_backend_request() {
     let s3 = tokio::task::spawn_blocking(server).await.unwrap();
@@ -357,6 +359,7 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
+// Case M1 (../shared/cases/README.md).
 #[tokio::test]
 async fn m1_memory_stays_bounded_while_eight_clients_download_256_mib() {
     let s3 = tokio::task::spawn_blocking(server).await.unwrap();

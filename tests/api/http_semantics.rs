@@ -18,6 +18,7 @@ fn thousand_bytes() -> Vec<u8> {
 }
 
 on_every_backend! {
+// Case H1 (../shared/cases/README.md).
 async fn h1_a_suffix_range_on_an_empty_object_never_says_0_to_minus_1() {
     let app = spawn_app().await;
     app.put(LOCAL, "empty", "");
@@ -43,6 +44,7 @@ async fn h1_a_suffix_range_on_an_empty_object_never_says_0_to_minus_1() {
     assert_error(response, StatusCode::RANGE_NOT_SATISFIABLE).await;
 }
 
+// Case H2 (../shared/cases/README.md).
 async fn h2_an_overlong_range_is_clipped_to_the_object() {
     let app = spawn_app().await;
     let bytes = thousand_bytes();
@@ -63,6 +65,7 @@ async fn h2_an_overlong_range_is_clipped_to_the_object() {
     assert_eq!(response.bytes().await.unwrap(), bytes[800..]);
 }
 
+// Case H3 (../shared/cases/README.md).
 async fn h3_ranges_past_the_end_and_empty_suffixes_are_416() {
     let app = spawn_app().await;
     app.put(LOCAL, "k", thousand_bytes());
@@ -86,6 +89,7 @@ async fn h3_ranges_past_the_end_and_empty_suffixes_are_416() {
     }
 }
 
+// Case H4 (../shared/cases/README.md).
 async fn h4_reversed_garbled_and_multiple_ranges_get_the_whole_body() {
     let app = spawn_app().await;
     let bytes = thousand_bytes();
@@ -104,6 +108,7 @@ async fn h4_reversed_garbled_and_multiple_ranges_get_the_whole_body() {
     }
 }
 
+// Case H5 (../shared/cases/README.md).
 async fn h5_the_first_two_bytes_of_a_video_let_browsers_play_it() {
     let app = spawn_app().await;
     let video: Vec<u8> = (0..VIDEO_LEN).map(|i| (i * 7 % 256) as u8).collect();
@@ -139,6 +144,7 @@ async fn h5_the_first_two_bytes_of_a_video_let_browsers_play_it() {
     assert_eq!(response.bytes().await.unwrap(), video[3_000_000..]);
 }
 
+// Case H6 (../shared/cases/README.md).
 async fn h6_head_has_the_same_headers_as_get_and_no_body() {
     let app = spawn_app().await;
     app.put(LOCAL, "media/clip.mp4", vec![9u8; VIDEO_LEN]);
@@ -175,6 +181,7 @@ async fn h6_head_has_the_same_headers_as_get_and_no_body() {
     assert_eq!(get.bytes().await.unwrap().len(), VIDEO_LEN);
 }
 
+// Case H7 (../shared/cases/README.md).
 async fn h7_if_none_match_with_the_etag_answers_304() {
     let app = spawn_app().await;
     app.put(LOCAL, "k", "content");
@@ -209,6 +216,7 @@ async fn h7_if_none_match_with_the_etag_answers_304() {
     assert_eq!(response.bytes().await.unwrap(), "content");
 }
 
+// Case H7 (../shared/cases/README.md).
 async fn h7_if_modified_since_and_if_match_are_honoured() {
     let app = spawn_app().await;
     app.put(LOCAL, "k", "content");
@@ -254,6 +262,7 @@ async fn if_range_with_a_stale_etag_sends_the_whole_object() {
     assert_eq!(stale.bytes().await.unwrap(), "0123456789");
 }
 
+// Case H8 (../shared/cases/README.md).
 async fn h8_a_revoked_token_gets_401_not_304() {
     let app = spawn_app().await;
     app.put(LOCAL, "k", "content");
@@ -277,6 +286,7 @@ async fn h8_a_revoked_token_gets_401_not_304() {
     );
 }
 
+// Case H9 (../shared/cases/README.md).
 async fn h9_file_names_use_rfc_6266_and_cannot_inject_headers() {
     let app = spawn_app().await;
     let cases = [
@@ -311,6 +321,7 @@ async fn h9_file_names_use_rfc_6266_and_cannot_inject_headers() {
     }
 }
 
+// Case H9 (../shared/cases/README.md).
 async fn h9_a_download_name_cannot_inject_headers_either() {
     let app = spawn_app().await;
     app.put(LOCAL, "report.pdf", "%PDF");

@@ -10,6 +10,7 @@ async fn body(response: reqwest::Response) -> (StatusCode, Vec<u8>) {
 }
 
 on_every_backend! {
+// Case K1 (../shared/cases/README.md).
 async fn k1_an_encoded_plus_reads_the_plus_key() {
     let app = spawn_app().await;
     app.put(LOCAL, "share/test 1.txt", "A");
@@ -23,6 +24,7 @@ async fn k1_an_encoded_plus_reads_the_plus_key() {
     assert_eq!(got, (StatusCode::OK, b"B".to_vec()));
 }
 
+// Case K2 (../shared/cases/README.md).
 async fn k2_a_raw_plus_is_a_space_and_never_reads_the_other_key() {
     let app = spawn_app().await;
     app.put(LOCAL, "share/test 1.txt", "A");
@@ -35,6 +37,7 @@ async fn k2_a_raw_plus_is_a_space_and_never_reads_the_other_key() {
     );
 }
 
+// Case K3 (../shared/cases/README.md).
 async fn k3_a_real_percent_sign_in_a_key_is_served() {
     let app = spawn_app().await;
     app.put(LOCAL, "ftp/3js%205-report.jpg", "jpeg bytes");
@@ -49,6 +52,7 @@ async fn k3_a_real_percent_sign_in_a_key_is_served() {
     );
 }
 
+// Case K4 (../shared/cases/README.md).
 async fn k4_the_key_is_decoded_once_not_twice() {
     let app = spawn_app().await;
     app.put(LOCAL, "ftp/3js%205-report.jpg", "jpeg bytes");
@@ -63,6 +67,7 @@ async fn k4_the_key_is_decoded_once_not_twice() {
     );
 }
 
+// Case K5 (../shared/cases/README.md).
 async fn k5_an_encoded_question_mark_is_part_of_the_key() {
     let app = spawn_app().await;
     app.put(LOCAL, "folder/what", "X");
@@ -76,6 +81,7 @@ async fn k5_an_encoded_question_mark_is_part_of_the_key() {
     assert_eq!(got, (StatusCode::OK, b"Y".to_vec()));
 }
 
+// Case K6 (../shared/cases/README.md).
 async fn k6_an_unencoded_question_mark_or_hash_never_reads_another_object() {
     let app = spawn_app().await;
     app.put(LOCAL, "folder/what", "X");
@@ -109,6 +115,7 @@ async fn k6_an_unencoded_question_mark_or_hash_never_reads_another_object() {
     assert_eq!(encoded, (StatusCode::OK, b"PDF".to_vec()));
 }
 
+// Case K7 (../shared/cases/README.md).
 async fn k7_dot_segments_never_reach_the_backend() {
     let app = spawn_app().await;
     // The broken connector answers 502 to any backend call: a 403 here proves
@@ -144,6 +151,7 @@ async fn k7_dot_segments_never_reach_the_backend() {
     );
 }
 
+// Case K7 (../shared/cases/README.md).
 async fn k7_dot_segments_cannot_escape_the_local_directory() {
     let app = spawn_app().await;
     app.put(OBS, "other/x", "secret in another connector");

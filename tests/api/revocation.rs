@@ -24,6 +24,7 @@ fn flip_padding_bits(segment: &str) -> Option<String> {
     Some(out)
 }
 
+// Case R1 (../shared/cases/README.md).
 #[tokio::test]
 async fn r1_re_encoded_tokens_stay_revoked() {
     let app = spawn_app().await;

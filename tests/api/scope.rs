@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::helpers::*;
 
 on_every_backend! {
+// Case S1 (../shared/cases/README.md).
 async fn s1_a_directory_token_does_not_match_a_sibling_prefix_or_itself() {
     let app = spawn_app().await;
     app.put(LOCAL, "food/salad/lettuce", "green");
@@ -32,6 +33,7 @@ async fn s1_a_directory_token_does_not_match_a_sibling_prefix_or_itself() {
     }
 }
 
+// Case S2 (../shared/cases/README.md).
 async fn s2_a_file_token_does_not_match_a_longer_key() {
     let app = spawn_app().await;
     app.put(LOCAL, "a/b", "b");

@@ -6,6 +6,7 @@ use sharetoken::token::{KeyRing, ShareClaims};
 
 use crate::helpers::*;
 
+// Case E1 (../shared/cases/README.md).
 #[tokio::test]
 async fn e1_a_one_minute_token_expires_at_exactly_sixty_seconds() {
     let app = spawn_app().await;
@@ -32,6 +33,7 @@ async fn e1_a_one_minute_token_expires_at_exactly_sixty_seconds() {
     );
 }
 
+// Case E2 (../shared/cases/README.md).
 #[tokio::test]
 async fn e2_expiry_is_exactly_the_timeout_after_issue() {
     let app = spawn_app().await;
@@ -65,6 +67,7 @@ async fn e2_expiry_is_exactly_the_timeout_after_issue() {
     assert_eq!(body["result"]["expiresAt"], "2026-12-04T00:00:00Z");
 }
 
+// Case E3 (../shared/cases/README.md).
 #[tokio::test]
 async fn e3_out_of_range_timeouts_issue_nothing_and_write_nothing() {
     let app = spawn_app().await;
