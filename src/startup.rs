@@ -56,11 +56,7 @@ impl Application {
         // keeps answering 502 while the others serve.
         connectors.probe_all().await;
         // Prune once before serving, then periodically (run_until_stopped).
-        match store.prune_expired(clock.now()).await {
-            Ok(0) => {}
-            Ok(n) => log::info!("pruned {n} expired token records"),
-            Err(e) => log::warn!("pruning expired tokens failed: {e}"),
-        }
+        prune_once(store.as_ref(), clock.as_ref()).await;
 
         let state = web::Data::new(AppState {
             keys,
@@ -170,13 +166,18 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn TokenStore>, Stri
 }
 
 async fn prune_forever(store: Arc<dyn TokenStore>, clock: Arc<dyn Clock>, every: Duration) {
-    let mut ticks = tokio::time::interval(every);
+    // The first pruning ran at start (in `build`): begin one period later.
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticks.tick().await;
-        match store.prune_expired(clock.now()).await {
-            Ok(0) => {}
-            Ok(n) => log::info!("pruned {n} expired token records"),
-            Err(e) => log::warn!("pruning expired tokens failed: {e}"),
-        }
+        prune_once(store.as_ref(), clock.as_ref()).await;
+    }
+}
+
+async fn prune_once(store: &dyn TokenStore, clock: &dyn Clock) {
+    match store.prune_expired(clock.now()).await {
+        Ok(0) => {}
+        Ok(n) => log::info!("pruned {n} expired token records"),
+        Err(e) => log::warn!("pruning expired tokens failed: {e}"),
     }
 }
