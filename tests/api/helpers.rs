@@ -341,6 +341,21 @@ impl TestApp {
         self.view_raw(&view_query(&encode(object), token)).await
     }
 
+    /// GETs a view URL with one extra request header.
+    pub async fn get_with(
+        &self,
+        object: &str,
+        token: &str,
+        name: &str,
+        value: impl AsRef<str>,
+    ) -> Response {
+        self.view_request(reqwest::Method::GET, object, token)
+            .header(name, value.as_ref())
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A request builder for a view URL (for headers and methods).
     pub fn view_request(
         &self,

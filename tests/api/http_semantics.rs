@@ -23,23 +23,13 @@ async fn h1_a_suffix_range_on_an_empty_object_never_says_0_to_minus_1() {
     let app = spawn_app().await;
     app.put(LOCAL, "empty", "");
     let token = app.share_files(&["empty"]).await;
-    let response = app
-        .view_request(Method::GET, "empty", &token)
-        .header("range", "bytes=-5")
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with("empty", &token, "range", "bytes=-5").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers().get("content-range").is_none());
     assert_eq!(header(response.headers(), "content-length"), "0");
     assert!(response.bytes().await.unwrap().is_empty());
 
-    let response = app
-        .view_request(Method::GET, "empty", &token)
-        .header("range", "bytes=0-")
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with("empty", &token, "range", "bytes=0-").await;
     assert_eq!(header(response.headers(), "content-range"), "bytes */0");
     assert_error(response, StatusCode::RANGE_NOT_SATISFIABLE).await;
 }
@@ -50,12 +40,7 @@ async fn h2_an_overlong_range_is_clipped_to_the_object() {
     let bytes = thousand_bytes();
     app.put(LOCAL, "k", &bytes);
     let token = app.share_files(&["k"]).await;
-    let response = app
-        .view_request(Method::GET, "k", &token)
-        .header("range", "bytes=800-1500")
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with("k", &token, "range", "bytes=800-1500").await;
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(
         header(response.headers(), "content-range"),
@@ -71,12 +56,7 @@ async fn h3_ranges_past_the_end_and_empty_suffixes_are_416() {
     app.put(LOCAL, "k", thousand_bytes());
     let token = app.share_files(&["k"]).await;
     for range in ["bytes=1000-", "bytes=-0", "bytes=5000-6000"] {
-        let response = app
-            .view_request(Method::GET, "k", &token)
-            .header("range", range)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_with("k", &token, "range", range).await;
         assert_eq!(
             header(response.headers(), "content-range"),
             "bytes */1000",
@@ -96,12 +76,7 @@ async fn h4_reversed_garbled_and_multiple_ranges_get_the_whole_body() {
     app.put(LOCAL, "k", &bytes);
     let token = app.share_files(&["k"]).await;
     for range in ["bytes=5-2", "bytes=abc", "lines=1-2", "bytes=0-1,5-6"] {
-        let response = app
-            .view_request(Method::GET, "k", &token)
-            .header("range", range)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_with("k", &token, "range", range).await;
         assert_eq!(response.status(), StatusCode::OK, "{range}");
         assert_eq!(header(response.headers(), "content-length"), "1000");
         assert_eq!(response.bytes().await.unwrap(), bytes, "{range}");
@@ -114,12 +89,7 @@ async fn h5_the_first_two_bytes_of_a_video_let_browsers_play_it() {
     let video: Vec<u8> = (0..VIDEO_LEN).map(|i| (i * 7 % 256) as u8).collect();
     app.put(LOCAL, "media/clip.mp4", &video);
     let token = app.share_files(&["media/clip.mp4"]).await;
-    let response = app
-        .view_request(Method::GET, "media/clip.mp4", &token)
-        .header("range", "bytes=0-1")
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with("media/clip.mp4", &token, "range", "bytes=0-1").await;
     assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(
         header(response.headers(), "content-range"),
@@ -131,12 +101,7 @@ async fn h5_the_first_two_bytes_of_a_video_let_browsers_play_it() {
     assert_eq!(response.bytes().await.unwrap(), video[..2]);
 
     // And a seek into the middle, as players do.
-    let response = app
-        .view_request(Method::GET, "media/clip.mp4", &token)
-        .header("range", "bytes=3000000-")
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with("media/clip.mp4", &token, "range", "bytes=3000000-").await;
     assert_eq!(
         header(response.headers(), "content-range"),
         "bytes 3000000-5975595/5975596"
@@ -192,12 +157,7 @@ async fn h7_if_none_match_with_the_etag_answers_304() {
     let weak = format!("W/{etag}");
     let listed = format!("\"x\", {etag}");
     for value in [etag.as_str(), &weak, &listed, "*"] {
-        let response = app
-            .view_request(Method::GET, "k", &token)
-            .header("if-none-match", value)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_with("k", &token, "if-none-match", value).await;
         assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{value}");
         assert_eq!(header(response.headers(), "etag"), etag);
         assert_eq!(
@@ -206,12 +166,7 @@ async fn h7_if_none_match_with_the_etag_answers_304() {
         );
         assert!(response.bytes().await.unwrap().is_empty());
     }
-    let response = app
-        .view_request(Method::GET, "k", &token)
-        .header("if-none-match", "\"x\"")
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with("k", &token, "if-none-match", "\"x\"").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.bytes().await.unwrap(), "content");
 }
@@ -223,20 +178,10 @@ async fn h7_if_modified_since_and_if_match_are_honoured() {
     let token = app.share_files(&["k"]).await;
     let first = app.view("k", &token).await;
     let modified = header(first.headers(), "last-modified").to_owned();
-    let response = app
-        .view_request(Method::GET, "k", &token)
-        .header("if-modified-since", &modified)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with("k", &token, "if-modified-since", &modified).await;
     assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
 
-    let response = app
-        .view_request(Method::GET, "k", &token)
-        .header("if-match", "\"not-it\"")
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with("k", &token, "if-match", "\"not-it\"").await;
     assert_eq!(
         assert_error(response, StatusCode::PRECONDITION_FAILED).await,
         "ST.PreconditionFailed"
@@ -274,12 +219,7 @@ async fn h8_a_revoked_token_gets_401_not_304() {
         .await;
     let etag = header(app.view("k", &token).await.headers(), "etag").to_owned();
     assert_eq!(app.revoke(&jti).await.status(), StatusCode::OK);
-    let response = app
-        .view_request(Method::GET, "k", &token)
-        .header("if-none-match", etag)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get_with("k", &token, "if-none-match", etag).await;
     assert_eq!(
         assert_error(response, StatusCode::UNAUTHORIZED).await,
         "ST.ShareTokenRevoked"
