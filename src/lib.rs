@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod clock;
 pub mod http;
+pub mod metrics;
 pub mod redact;
 pub mod settings;
 pub mod share;

@@ -14,6 +14,8 @@ pub use crate::store::RedisSettings;
 pub struct Settings {
     pub server: ServerSettings,
     pub tokens: TokenSettings,
+    /// `[oauth]`: rate limits of the OAuth token endpoint.
+    pub oauth: OauthSettings,
     pub store: StoreSettings,
     /// Object storage connectors. None configured: the embedded default,
     /// `objectstorageproxy/local` on `<data_dir>/objects`.
@@ -83,6 +85,34 @@ impl fmt::Debug for TokenSettings {
             .field("nbf_skew_seconds", &self.nbf_skew_seconds)
             .field("access_token_ttl_seconds", &self.access_token_ttl_seconds)
             .finish()
+    }
+}
+
+/// The OAuth token endpoint verifies an argon2 hash, slow by design, on
+/// every request: each caller address and each client id gets a token
+/// bucket (`burst` requests at once, refilled at `per_minute`); past it,
+/// 429 with `Retry-After`. A `per_minute` of 0 turns that limit off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OauthSettings {
+    pub per_address_per_minute: u32,
+    pub per_address_burst: u32,
+    pub per_client_per_minute: u32,
+    pub per_client_burst: u32,
+    /// Take the caller's address from `Forwarded` / `X-Forwarded-For`: only
+    /// behind a proxy that sets them (otherwise callers could pick their own).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for OauthSettings {
+    fn default() -> Self {
+        Self {
+            per_address_per_minute: 60,
+            per_address_burst: 30,
+            per_client_per_minute: 60,
+            per_client_burst: 30,
+            trust_forwarded_for: false,
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use secrecy::ExposeSecret;
 
+use crate::api::rate_limit::LoginLimiter;
 use crate::api::{self, AppState};
 use crate::audit::AuditSink;
 use crate::auth::Clients;
@@ -27,6 +28,7 @@ pub struct Application {
     server: Server,
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
+    login_limiter: Arc<LoginLimiter>,
     prune_every: Duration,
     audit_writer: tokio::task::JoinHandle<()>,
     demo_client: Option<DemoClient>,
@@ -58,6 +60,7 @@ impl Application {
         // Prune once before serving, then periodically (run_until_stopped).
         prune_once(store.as_ref(), clock.as_ref()).await;
 
+        let login_limiter = Arc::new(LoginLimiter::new(&settings.oauth));
         let state = web::Data::new(AppState {
             keys,
             clients,
@@ -68,6 +71,9 @@ impl Application {
             nbf_skew_seconds: settings.tokens.nbf_skew_seconds,
             access_token_ttl_seconds: settings.tokens.access_token_ttl_seconds,
             max_body_bytes: settings.server.max_body_bytes,
+            login_limiter: Arc::clone(&login_limiter),
+            trust_forwarded_for: settings.oauth.trust_forwarded_for,
+            metrics: Default::default(),
         });
 
         let listener = TcpListener::bind(&settings.server.listen)
@@ -103,6 +109,7 @@ impl Application {
             server: server.run(),
             store,
             clock,
+            login_limiter,
             prune_every: Duration::from_secs(settings.store.prune_interval_seconds.max(1)),
             audit_writer,
             demo_client: prepared.demo_client,
@@ -129,7 +136,12 @@ impl Application {
 
     /// Serves until the server stops; prunes expired tokens meanwhile.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let pruner = tokio::spawn(prune_forever(self.store, self.clock, self.prune_every));
+        let pruner = tokio::spawn(prune_forever(
+            self.store,
+            self.clock,
+            self.login_limiter,
+            self.prune_every,
+        ));
         let result = self.server.await;
         pruner.abort();
         // The handlers' audit sinks are gone with the server: the writer
@@ -165,12 +177,18 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn TokenStore>, Stri
     })
 }
 
-async fn prune_forever(store: Arc<dyn TokenStore>, clock: Arc<dyn Clock>, every: Duration) {
+async fn prune_forever(
+    store: Arc<dyn TokenStore>,
+    clock: Arc<dyn Clock>,
+    login_limiter: Arc<LoginLimiter>,
+    every: Duration,
+) {
     // The first pruning ran at start (in `build`): begin one period later.
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         ticks.tick().await;
         prune_once(store.as_ref(), clock.as_ref()).await;
+        login_limiter.forget_idle();
     }
 }
 

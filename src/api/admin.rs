@@ -8,6 +8,7 @@ use super::{read_body, ApiError, AppState, Success};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::auth::Role;
 use crate::clock::{from_rfc3339, to_rfc3339};
+use crate::storage::ConnectorId;
 use crate::store::{BulkScope, Revocation, TokenFilter, TokenRecord, TokenState, Watermarks};
 
 /// Largest page the token list and the audit log return.
@@ -142,7 +143,21 @@ pub async fn revoke_in_bulk(
                 "give 'connector' or 'client', not both".into(),
             ))
         }
-        (Some(c), None) => (BulkScope::Connector(c.clone()), format!("connector {c}")),
+        (Some(c), None) => {
+            // Any well-formed connector id, configured or not: tokens of a
+            // connector that is configured again later must stay revoked.
+            let well_formed = c
+                .split_once('/')
+                .and_then(|(kind, name)| ConnectorId::parse(kind, name))
+                .is_some_and(|id| !id.name.is_empty());
+            if !well_formed {
+                return Err(ApiError::BadRequest(
+                    "'connector' must be '<type>/<name>' with type obs, minio or objectstorageproxy"
+                        .into(),
+                ));
+            }
+            (BulkScope::Connector(c.clone()), format!("connector {c}"))
+        }
         (None, Some(u)) => (BulkScope::Client(u.clone()), format!("client {u}")),
         (None, None) if request.issued_before.is_none() => {
             return Err(ApiError::BadRequest(

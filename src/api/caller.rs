@@ -35,6 +35,25 @@ impl Caller {
     }
 }
 
+/// The caller's address: the TCP peer, or (behind a trusted proxy) the
+/// address `Forwarded` / `X-Forwarded-For` names.
+pub fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> Option<std::net::IpAddr> {
+    if trust_forwarded_for {
+        let info = req.connection_info();
+        if let Some(address) = info.realip_remote_addr() {
+            // An address with a port, a bracketed IPv6 address, or a bare one.
+            let parsed = address
+                .parse::<std::net::SocketAddr>()
+                .map(|a| a.ip())
+                .or_else(|_| address.trim_matches(['[', ']']).parse());
+            if let Ok(ip) = parsed {
+                return Some(ip);
+            }
+        }
+    }
+    req.peer_addr().map(|a| a.ip())
+}
+
 /// The access token sent, if any: `access-token` first (when not empty),
 /// else `Authorization: Bearer`. A header that is not text is refused.
 fn presented_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {

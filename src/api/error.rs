@@ -76,6 +76,10 @@ pub enum ApiError {
     /// 413: the body is larger than the configured limit.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// 429: too many OAuth token requests from this address or for this
+    /// client; retry after the given number of seconds.
+    #[error("too many token requests; retry in {0} seconds")]
+    TooManyRequests(u64),
     /// 416: the requested range lies outside the object.
     #[error("the requested range is not satisfiable")]
     RangeNotSatisfiable { size: u64 },
@@ -121,6 +125,7 @@ impl ApiError {
             ApiError::PreconditionFailed => "ST.PreconditionFailed",
             ApiError::PayloadTooLarge => "ST.PayloadTooLarge",
             ApiError::RangeNotSatisfiable { .. } => "ST.RangeNotSatisfiable",
+            ApiError::TooManyRequests(_) => "ST.TooManyRequests",
             ApiError::ObjectChanged => "ST.ObjectChanged",
             ApiError::BackendUnavailable(_) => "ST.BackendUnavailable",
             ApiError::BackendTimeout(_) => "ST.BackendTimeout",
@@ -175,6 +180,7 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ObjectChanged | ApiError::BackendUnavailable(_) => StatusCode::BAD_GATEWAY,
             ApiError::BackendTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -190,6 +196,9 @@ impl ResponseError for ApiError {
             ApiError::RangeNotSatisfiable { size } => {
                 response.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
                 response.insert_header((header::ACCEPT_RANGES, "bytes"));
+            }
+            ApiError::TooManyRequests(seconds) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
             ApiError::MethodNotAllowed(allow) => {
                 response.insert_header((header::ALLOW, *allow));

@@ -6,6 +6,7 @@ mod caller;
 pub mod error;
 mod mint;
 mod oauth;
+pub mod rate_limit;
 mod view;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use error::ApiError;
 use crate::audit::AuditSink;
 use crate::auth::Clients;
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::storage::Connectors;
 use crate::store::TokenStore;
 use crate::token::KeyRing;
@@ -40,6 +42,11 @@ pub struct AppState {
     pub access_token_ttl_seconds: i64,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Rate limits of the OAuth token endpoint.
+    pub login_limiter: Arc<rate_limit::LoginLimiter>,
+    /// Take callers' addresses from `Forwarded` / `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+    pub metrics: Metrics,
 }
 
 pub const MINT_PATH: &str =
@@ -64,6 +71,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     )
     .service(resource("/admin/v1/revocations", "POST").route(web::post().to(admin::revoke_in_bulk)))
     .service(resource("/admin/v1/audit", "GET").route(web::get().to(admin::audit_log)))
+    .service(resource("/metrics", "GET").route(web::get().to(metrics)))
     .service(
         resource("/healthz", "GET, HEAD")
             .route(get_or_head().to(|| async { HttpResponse::Ok().json(Success::new("ok")) })),
@@ -75,6 +83,13 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {
         Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow))
     }))
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(state.metrics.render())
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -57,11 +57,23 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_owned(), secret.to_owned()))
 }
 
+/// A 429 telling the caller to wait (whole seconds, rounded up).
+fn too_many(wait: std::time::Duration) -> ApiError {
+    ApiError::TooManyRequests(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+}
+
 pub async fn issue_access_token(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    // Limits first: a refused caller costs no body read and no argon2.
+    if let Some(address) = super::caller::client_address(&req, state.trust_forwarded_for) {
+        state.login_limiter.check_address(address).map_err(|wait| {
+            state.metrics.oauth_throttled("address");
+            too_many(wait)
+        })?;
+    }
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let mut creds = parse_form(&body)?;
     if let Some((id, secret)) = basic_credentials(req.headers()) {
@@ -92,6 +104,14 @@ pub async fn issue_access_token(
             "form fields 'client_id' and 'client_secret' are required".into(),
         ));
     };
+    let known = state.clients.get(&client_id).is_some();
+    state
+        .login_limiter
+        .check_client(&client_id, known)
+        .map_err(|wait| {
+            state.metrics.oauth_throttled("client");
+            too_many(wait)
+        })?;
     // argon2 is slow on purpose: keep it off the async workers.
     let verifier = state.clone();
     let authenticated = web::block(move || {

@@ -57,6 +57,7 @@ pub async fn view_shared_object(
             let status = error.status_code();
             if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                 event.kind = Some(AuditKind::Deny);
+                state.metrics.token_check_failed(error.code());
             }
             event.status = Some(status.as_u16());
             event.reason = Some(error.code().to_owned());

@@ -159,6 +159,10 @@ pub fn settings_for(setup: &Setup) -> Settings {
         .connectors
         .push(local_connector(BROKEN, &dir.join("does-not-exist")));
     settings.clients = CLIENT_SETTINGS.clone();
+    // Tests ask for many access tokens from one address; the limits have
+    // their own tests (oauth.rs), which turn them on.
+    settings.oauth.per_address_per_minute = 0;
+    settings.oauth.per_client_per_minute = 0;
     for sub in ["objects", "obs"] {
         std::fs::create_dir_all(dir.join(sub)).expect("objects directory");
     }
@@ -184,8 +188,14 @@ fn local_connector((kind, name): (&str, &str), root: &Path) -> ConnectorSettings
 }
 
 pub async fn spawn_with(setup: &Setup) -> TestApp {
+    spawn_with_settings(setup, |_| {}).await
+}
+
+/// As [`spawn_with`], with settings the test adjusts first.
+pub async fn spawn_with_settings(setup: &Setup, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     init_test_log();
-    let settings = settings_for(setup);
+    let mut settings = settings_for(setup);
+    adjust(&mut settings);
     let app = Application::build_with_clock(settings, setup.clock.clone())
         .await
         .expect("the application builds");
