@@ -5,7 +5,7 @@ CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 DATA_DIR ?= ./var
 
-.PHONY: run test test-deps lint fmt build bench clean
+.PHONY: run test test-deps lint fmt build bench fuzz clean
 
 ## The server on its embedded default (local directory, embedded store) on 127.0.0.1:8080.
 run:
@@ -32,6 +32,23 @@ test-deps:
 bench:
 	$(CARGO) bench --bench micro -- --warm-up-time 1 --measurement-time 2 --noplot | tee target/micro-bench.txt
 	python3 benches/bench.py
+
+## Each fuzz target for FUZZ_SECONDS (libFuzzer through cargo fuzz). The
+## machine's one toolchain is stable: RUSTC_BOOTSTRAP lets cargo fuzz pass
+## the sanitizer flags it needs. A crash input lands in
+## fuzz/artifacts/<target>/; once fixed, keep it in fuzz/regressions/<target>/
+## (tests/fuzz_regressions.rs replays it in `make test`).
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := token_open key_and_scope range mint_body view_query
+fuzz:
+	@command -v cargo-fuzz >/dev/null || { \
+	  echo "installing cargo-fuzz (cargo install)"; \
+	  $(CARGO) install --locked cargo-fuzz; }
+	set -e; for target in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$target; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$target fuzz/corpus/$$target fuzz/seeds/$$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=4096; \
+	done
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -38,6 +38,9 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Make (and print) a demo client when no client is configured.
     pub demo_client: bool,
+    /// Time a client has to send its request head, in milliseconds; a
+    /// client that dribbles headers gets 408 and is disconnected.
+    pub client_request_timeout_ms: u64,
 }
 
 impl Default for ServerSettings {
@@ -48,6 +51,7 @@ impl Default for ServerSettings {
             max_body_bytes: 64 * 1024,
             workers: 0,
             demo_client: true,
+            client_request_timeout_ms: 5000,
         }
     }
 }

@@ -99,6 +99,9 @@ impl Application {
         // Each worker's blocking pool (file opens, redb) stays small: idle
         // threads and their malloc arenas are resident memory.
         .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
+        .client_request_timeout(Duration::from_millis(
+            settings.server.client_request_timeout_ms,
+        ))
         .listen(listener)
         .map_err(|e| e.to_string())?;
         if settings.server.workers > 0 {

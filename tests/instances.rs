@@ -24,6 +24,28 @@ const COMMAND_TIMEOUT_MS: u64 = 300;
 /// Writes a configuration for instances sharing `redis_url` and returns
 /// the directory holding it, the objects and each instance's data.
 fn configure(redis_url: &str) -> TempDir {
+    configure_store(&format!(
+        r#"
+[store]
+kind = "redis"
+prune_interval_seconds = 1
+
+[store.redis]
+url = "{redis_url}"
+key_prefix = "{prefix}"
+connect_timeout_ms = {COMMAND_TIMEOUT_MS}
+command_timeout_ms = {COMMAND_TIMEOUT_MS}
+"#,
+        prefix = unique_prefix("instances"),
+    ))
+}
+
+/// A configuration for one instance on the embedded store.
+fn configure_embedded() -> TempDir {
+    configure_store("[store]\nkind = \"embedded\"\n")
+}
+
+fn configure_store(store_section: &str) -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     let objects = dir.path().join("objects");
     std::fs::create_dir_all(objects.join("docs")).unwrap();
@@ -34,18 +56,14 @@ fn configure(redis_url: &str) -> TempDir {
 demo_client = false
 workers = 2
 
+[oauth]
+per_address_per_minute = 0
+per_client_per_minute = 0
+
 [tokens]
 keys = ["{key}"]
 
-[store]
-kind = "redis"
-prune_interval_seconds = 1
-
-[store.redis]
-url = "{redis_url}"
-key_prefix = "{prefix}"
-connect_timeout_ms = {COMMAND_TIMEOUT_MS}
-command_timeout_ms = {COMMAND_TIMEOUT_MS}
+{store_section}
 
 [[connectors]]
 type = "objectstorageproxy"
@@ -65,7 +83,6 @@ secret_hash = "{admin_hash}"
 roles = ["admin"]
 "#,
         key = KeyRing::generate_paserk(),
-        prefix = unique_prefix("instances"),
         objects = objects.display(),
         sharer = SHARER.0,
         sharer_hash = hash_secret(SHARER.1),
@@ -369,4 +386,253 @@ async fn an_instance_refuses_a_newer_redis_layout() {
         stderr.contains("newer than this sharetoken knows (1)"),
         "{stderr}"
     );
+}
+
+/// A view through `base` that tolerates a server that is gone: the status,
+/// or None when the connection failed.
+async fn view_status(http: &reqwest::Client, base: &str, token: &str) -> Option<StatusCode> {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("object", OBJECT)
+        .append_pair("shareToken", token)
+        .finish();
+    http.get(format!(
+        "{base}/u-route/baas/sys/v1.1/objectstorage/viewshareobject?{query}"
+    ))
+    .timeout(Duration::from_secs(5))
+    .send()
+    .await
+    .ok()
+    .map(|r| r.status())
+}
+
+/// Views `revoked` and `valid` through every base until `stop`; returns
+/// each answer as (token was revoked, status, how long it took).
+fn view_traffic(
+    bases: Vec<String>,
+    revoked: String,
+    valid: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<(bool, Option<StatusCode>, Duration)>> {
+    tokio::spawn(async move {
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut answers = Vec::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            for base in &bases {
+                for (is_revoked, token) in [(true, &revoked), (false, &valid)] {
+                    let started = Instant::now();
+                    let status = view_status(&http, base, token).await;
+                    answers.push((is_revoked, status, started.elapsed()));
+                }
+            }
+        }
+        answers
+    })
+}
+
+#[tokio::test]
+async fn redis_stopped_paused_and_restarted_under_traffic_never_serves_a_revoked_token() {
+    let mut redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    let a = start(&dir, "a").await;
+    let b = start(&dir, "b").await;
+    let (revoked, jti) = mint(&a).await;
+    let (valid, _) = mint(&b).await;
+    revoke(&b, &jti).await;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic: Vec<_> = (0..4)
+        .map(|_| {
+            view_traffic(
+                vec![a.base.clone(), b.base.clone()],
+                revoked.clone(),
+                valid.clone(),
+                stop.clone(),
+            )
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.kill();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    redis.restart();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.cli(&["CLIENT", "PAUSE", "1000", "ALL"]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    redis.cli(&["DEBUG", "SLEEP", "1"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both instances recover by themselves.
+    wait_until_recovered(&a, &revoked, &valid).await;
+    wait_until_recovered(&b, &revoked, &valid).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+
+    let mut answers = Vec::new();
+    for task in traffic {
+        answers.extend(task.await.unwrap());
+    }
+    let mut refused_while_down = 0;
+    for (is_revoked, status, took) in &answers {
+        let status = status.expect("the instances stayed up");
+        // A bound, not a performance figure: nobody waits on a dead Redis.
+        assert!(*took < Duration::from_secs(3), "an answer took {took:?}");
+        if *is_revoked {
+            assert!(
+                status == StatusCode::UNAUTHORIZED || status == StatusCode::SERVICE_UNAVAILABLE,
+                "a revoked token got {status}"
+            );
+        } else {
+            assert!(
+                status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
+                "a valid token got {status}"
+            );
+        }
+        refused_while_down += usize::from(status == StatusCode::SERVICE_UNAVAILABLE);
+    }
+    // The faults were really seen by the traffic.
+    assert!(
+        refused_while_down > 0,
+        "{} answers, none 503",
+        answers.len()
+    );
+    assert!(answers
+        .iter()
+        .any(|(r, s, _)| !r && *s == Some(StatusCode::OK)));
+}
+
+#[tokio::test]
+async fn once_a_revoke_has_answered_no_instance_serves_the_token() {
+    let redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    let a = start(&dir, "a").await;
+    let b = start(&dir, "b").await;
+    let admin = a.access_token(ADMIN.0, ADMIN.1).await;
+    for round in 0..5 {
+        let (token, jti) = mint(&a).await;
+        let revoked_at: std::sync::Arc<std::sync::Mutex<Option<Instant>>> = Default::default();
+        let viewers: Vec<_> = [a.base.clone(), b.base.clone()]
+            .into_iter()
+            .cycle()
+            .take(4)
+            .map(|base| {
+                let token = token.clone();
+                let revoked_at = revoked_at.clone();
+                tokio::spawn(async move {
+                    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+                    loop {
+                        let started = Instant::now();
+                        let status = view_status(&http, &base, &token).await.unwrap();
+                        let acknowledged = *revoked_at.lock().unwrap();
+                        if let Some(at) = acknowledged {
+                            // Sent after the revoke answered: must be refused.
+                            if started > at {
+                                assert_eq!(
+                                    status,
+                                    StatusCode::UNAUTHORIZED,
+                                    "served through {base} after the revoke answered"
+                                );
+                                return;
+                            }
+                        } else {
+                            // Racing the revoke: either answer is right.
+                            assert!(
+                                status == StatusCode::OK || status == StatusCode::UNAUTHORIZED,
+                                "{status}"
+                            );
+                        }
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50 * (round + 1))).await;
+        let response = a
+            .admin_post(&admin, &format!("/admin/v1/tokens/{jti}/revoke"), None)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        *revoked_at.lock().unwrap() = Some(Instant::now());
+        for viewer in viewers {
+            viewer.await.unwrap();
+        }
+    }
+}
+
+/// Mints and revokes on `instance` while it is killed with SIGKILL, then
+/// restarts it: every revocation that was answered 200 still holds.
+async fn kill_9_keeps_every_acknowledged_revocation(mut instance: Instance) {
+    let admin = instance.access_token(ADMIN.0, ADMIN.1).await;
+    let access = instance.access_token(SHARER.0, SHARER.1).await;
+    let mut tokens = Vec::new();
+    for _ in 0..60 {
+        tokens.push(mint(&instance).await);
+    }
+    let base = instance.base.clone();
+    let acknowledged: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+    let revoker = {
+        let (base, admin, acknowledged) = (base.clone(), admin.clone(), acknowledged.clone());
+        let tokens = tokens.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            for (token, jti) in tokens {
+                let answer = http
+                    .post(format!("{base}/admin/v1/tokens/{jti}/revoke"))
+                    .header("access-token", &admin)
+                    .send()
+                    .await;
+                match answer {
+                    Ok(r) if r.status() == StatusCode::OK => {
+                        acknowledged.lock().unwrap().push((token, jti))
+                    }
+                    _ => return,
+                }
+            }
+        })
+    };
+    let minter = {
+        let base = base.clone();
+        tokio::spawn(async move {
+            let http = reqwest::Client::builder().no_proxy().build().unwrap();
+            let body = json!({"shareType": 0, "key": OBJECT, "timeoutInMinutes": 30});
+            loop {
+                let answer = http
+                    .post(format!(
+                        "{base}/u-route/baas/sys/v1.1/connectors/objectstorageproxy/local/sharetoken"
+                    ))
+                    .header("access-token", &access)
+                    .json(&body)
+                    .send()
+                    .await;
+                if answer.is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    // Kill in the middle of the revocations.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while acknowledged.lock().unwrap().len() < 20 {
+        assert!(Instant::now() < deadline, "revocations did not proceed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    instance.stop(); // SIGKILL
+    revoker.await.unwrap();
+    minter.await.unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= 20 && acknowledged.len() < tokens.len());
+
+    instance.restart().await;
+    for (token, _) in &acknowledged {
+        assert_revoked(&instance, token).await;
+    }
+    // A token that was never revoked is still served.
+    assert_served(&instance, &tokens.last().unwrap().0).await;
+}
+
+#[tokio::test]
+async fn kill_9_while_minting_and_revoking_on_the_embedded_store_loses_no_revocation() {
+    let dir = configure_embedded();
+    kill_9_keeps_every_acknowledged_revocation(start(&dir, "a").await).await;
+}
+
+#[tokio::test]
+async fn kill_9_while_minting_and_revoking_on_redis_loses_no_revocation() {
+    let redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    kill_9_keeps_every_acknowledged_revocation(start(&dir, "a").await).await;
 }

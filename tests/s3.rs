@@ -422,3 +422,48 @@ async fn m1_memory_stays_bounded_while_eight_clients_download_256_mib() {
         idle / 1024
     );
 }
+
+#[tokio::test]
+async fn the_backend_stopped_and_restarted_is_a_502_then_served_again_with_no_restart() {
+    let s3 = tokio::task::spawn_blocking(S3Server::start).await.unwrap();
+    let bucket = s3.bucket("restart");
+    let file = s3.object_file(&bucket, "a.txt");
+    std::fs::write(&file, "still here").unwrap();
+    let (instance, _dir) = serve(&s3_connector(
+        "store",
+        &s3.endpoint(),
+        &bucket,
+        SECRET_KEY,
+        5_000,
+    ))
+    .await;
+    let token = share(&instance, "store").await;
+    let view = || instance.view("a.txt", &token);
+    assert_eq!(view().await.text().await.unwrap(), "still here");
+
+    s3.kill();
+    let started = Instant::now();
+    let (status, code, message) = answer(view().await).await;
+    assert_eq!(
+        (status, code.as_str(), message.as_str()),
+        (
+            StatusCode::BAD_GATEWAY,
+            "ST.BackendUnavailable",
+            "connector minio/store is unavailable"
+        )
+    );
+    // A bound, not a performance figure: a refused connection fails fast.
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    s3.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = view().await;
+        if response.status() == StatusCode::OK {
+            assert_eq!(response.text().await.unwrap(), "still here");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not served after the restart");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -750,3 +750,33 @@ async fn failed_share_token_checks_are_counted_by_reason_at_metrics() {
     assert!(!text.contains("v4.local"), "{text}");
     assert!(!text.contains(&token[9..30]), "{text}");
 }
+
+#[tokio::test]
+async fn a_client_that_dribbles_its_headers_is_cut_off_with_408() {
+    let app = spawn_with_settings(&Setup::new(), |s| {
+        s.server.client_request_timeout_ms = 500;
+    })
+    .await;
+    let host = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    // Half a request head, then nothing more.
+    stream
+        .write_all(format!("GET {VIEW}?object=k HTTP/1.1\r\nHost: x\r\n").as_bytes())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server hangs up on a slow client")
+    .unwrap();
+    assert_eq!(status_of(&answer), 408);
+    // A bound, not a performance figure: the timeout, not the 10 s guard.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Others are served meanwhile and after.
+    let response = app.view("k", "x").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}

@@ -22,6 +22,12 @@ pub struct S3Server {
     _watchdog: std::sync::Mutex<std::process::Child>,
 }
 
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 impl S3Server {
     /// The server of this test process, started on first use.
     pub fn shared() -> &'static S3Server {
@@ -29,27 +35,39 @@ impl S3Server {
         SERVER.get_or_init(S3Server::start)
     }
 
-    fn start() -> Self {
+    /// A server of the caller's own, which it may stop and restart.
+    pub fn start() -> Self {
         let port = {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             listener.local_addr().unwrap().port()
         };
         let root = tempfile::tempdir().unwrap();
-        let command_line = format!(
-            "s3s-fs --host 127.0.0.1 --port {port} --access-key {ACCESS_KEY} --secret-key {SECRET_KEY} {}",
-            root.path().display()
-        );
-        let watchdog = super::spawn_with_watchdog(&command_line, &pid_file(port), "s3s-fs");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let watchdog = launch(port, &root);
         Self {
             port,
             root,
             _watchdog: std::sync::Mutex::new(watchdog),
         }
+    }
+
+    /// Kills the server (SIGKILL) and waits until its port is closed.
+    pub fn kill(&self) {
+        if let Ok(pid) = std::fs::read_to_string(pid_file(self.port)) {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", pid.trim()])
+                .status();
+        }
+        let _ = self._watchdog.lock().unwrap().wait();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            assert!(Instant::now() < deadline, "s3s-fs did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the server again on the same port and directory.
+    pub fn restart(&self) {
+        *self._watchdog.lock().unwrap() = launch(self.port, &self.root);
     }
 
     pub fn endpoint(&self) -> String {
@@ -90,6 +108,21 @@ impl S3Server {
             first_byte_timeout_ms: 5_000,
         }
     }
+}
+
+/// Starts s3s-fs on `port` serving `root`, and waits until it listens.
+fn launch(port: u16, root: &TempDir) -> std::process::Child {
+    let command_line = format!(
+        "s3s-fs --host 127.0.0.1 --port {port} --access-key {ACCESS_KEY} --secret-key {SECRET_KEY} {}",
+        root.path().display()
+    );
+    let watchdog = super::spawn_with_watchdog(&command_line, &pid_file(port), "s3s-fs");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "s3s-fs did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    watchdog
 }
 
 /// Outside the server's root, where it would look like an object.
