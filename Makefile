@@ -17,13 +17,18 @@ test: test-deps lint
 	$(CARGO) test --all-targets
 
 ## Tools the test harness starts on free ports: Redis (single and cluster)
-## and the S3 test server s3s-fs (newer versions need a newer compiler).
+## and the S3 test server s3s-fs (newer versions need a newer compiler);
+## and Debian's chromium for the browser tests (tests/api/browser.rs).
 S3S_FS_VERSION ?= 0.14.1
 test-deps:
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
 	  echo "installing redis-server (Debian package) for the tests"; \
 	  SUDO=$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (Debian package) for the browser tests"; \
+	  SUDO=$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@command -v s3s-fs >/dev/null || { \
 	  echo "installing s3s-fs $(S3S_FS_VERSION) (cargo install) for the tests"; \
 	  $(CARGO) install --locked s3s-fs@$(S3S_FS_VERSION) --features binary; }

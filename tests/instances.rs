@@ -8,16 +8,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sharetoken::auth::hash_secret;
-use sharetoken::token::KeyRing;
-use support::instance::Instance;
+use support::instance::{configure_store, Instance, ADMIN, CONTENT, OBJECT, SHARER};
 use support::redis::{unique_prefix, RedisServer};
 use tempfile::TempDir;
 
-const SHARER: (&str, &str) = ("app", "app-secret");
-const ADMIN: (&str, &str) = ("ops", "ops-secret");
-const OBJECT: &str = "docs/report.txt";
-const CONTENT: &str = "quarterly numbers";
 /// The bound on every Redis command in these tests.
 const COMMAND_TIMEOUT_MS: u64 = 300;
 
@@ -43,54 +37,6 @@ command_timeout_ms = {COMMAND_TIMEOUT_MS}
 /// A configuration for one instance on the embedded store.
 fn configure_embedded() -> TempDir {
     configure_store("[store]\nkind = \"embedded\"\n")
-}
-
-fn configure_store(store_section: &str) -> TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let objects = dir.path().join("objects");
-    std::fs::create_dir_all(objects.join("docs")).unwrap();
-    std::fs::write(objects.join(OBJECT), CONTENT).unwrap();
-    let config = format!(
-        r#"
-[server]
-demo_client = false
-workers = 2
-
-[oauth]
-per_address_per_minute = 0
-per_client_per_minute = 0
-
-[tokens]
-keys = ["{key}"]
-
-{store_section}
-
-[[connectors]]
-type = "objectstorageproxy"
-name = "local"
-backend = "local"
-root = "{objects}"
-
-[[clients]]
-id = "{sharer}"
-secret_hash = "{sharer_hash}"
-roles = ["share"]
-connectors = ["*"]
-
-[[clients]]
-id = "{admin}"
-secret_hash = "{admin_hash}"
-roles = ["admin"]
-"#,
-        key = KeyRing::generate_paserk(),
-        objects = objects.display(),
-        sharer = SHARER.0,
-        sharer_hash = hash_secret(SHARER.1),
-        admin = ADMIN.0,
-        admin_hash = hash_secret(ADMIN.1),
-    );
-    std::fs::write(dir.path().join("sharetoken.toml"), config).unwrap();
-    dir
 }
 
 fn config_of(dir: &TempDir) -> std::path::PathBuf {

@@ -7,6 +7,7 @@ mod helpers;
 
 mod admin;
 mod bad_input;
+mod browser;
 mod errors;
 mod http_semantics;
 mod keys;

@@ -8,10 +8,71 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
+use sharetoken::auth::hash_secret;
+use sharetoken::token::KeyRing;
+use tempfile::TempDir;
 
 use super::redis::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sharetoken");
+
+/// The clients of [`configure_store`]'s configuration: (id, secret).
+pub const SHARER: (&str, &str) = ("app", "app-secret");
+pub const ADMIN: (&str, &str) = ("ops", "ops-secret");
+/// The one object of its local connector, and its content.
+pub const OBJECT: &str = "docs/report.txt";
+pub const CONTENT: &str = "quarterly numbers";
+
+/// Writes `sharetoken.toml` for instances with `store_section`, a local
+/// connector holding OBJECT, and the SHARER and ADMIN clients; returns the
+/// directory holding it, the objects and each instance's data.
+pub fn configure_store(store_section: &str) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = dir.path().join("objects");
+    std::fs::create_dir_all(objects.join("docs")).unwrap();
+    std::fs::write(objects.join(OBJECT), CONTENT).unwrap();
+    let config = format!(
+        r#"
+[server]
+demo_client = false
+workers = 2
+
+[oauth]
+per_address_per_minute = 0
+per_client_per_minute = 0
+
+[tokens]
+keys = ["{key}"]
+
+{store_section}
+
+[[connectors]]
+type = "objectstorageproxy"
+name = "local"
+backend = "local"
+root = "{objects}"
+
+[[clients]]
+id = "{sharer}"
+secret_hash = "{sharer_hash}"
+roles = ["share"]
+connectors = ["*"]
+
+[[clients]]
+id = "{admin}"
+secret_hash = "{admin_hash}"
+roles = ["admin"]
+"#,
+        key = KeyRing::generate_paserk(),
+        objects = objects.display(),
+        sharer = SHARER.0,
+        sharer_hash = hash_secret(SHARER.1),
+        admin = ADMIN.0,
+        admin_hash = hash_secret(ADMIN.1),
+    );
+    std::fs::write(dir.path().join("sharetoken.toml"), config).unwrap();
+    dir
+}
 
 /// One running instance; killed on drop.
 pub struct Instance {
