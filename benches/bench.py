@@ -379,6 +379,10 @@ def write_report(results, memory):
                 lines.append(f"| {name} | {median[2]} {median[3]} |")
             elif line.strip() and not line.startswith(("Benchmarking", "Found", "  ", "change:", "Performance", "No change")):
                 previous = line.strip()
+    load = ROOT / "target" / "load-report.md"
+    if load.exists():
+        lines += ["", "## Mixed load (`make test`: `tests/load.rs`, debug build, pass/fail test)", "",
+                  load.read_text().strip()]
     notes = ROOT / "benches" / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().strip()]
