@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use support::instance::{configure_store, Instance, ADMIN, CONTENT, OBJECT, SHARER};
+use support::instance::{configure_store, rss_kib, Instance, ADMIN, CONTENT, OBJECT, SHARER};
 use support::redis::{unique_prefix, RedisServer};
 
 const WORKERS: usize = 8;
@@ -146,16 +146,6 @@ async fn one_request(shared: &Shared) -> Outcome {
         took: started.elapsed(),
         detail: result.err().unwrap_or_default(),
     }
-}
-
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

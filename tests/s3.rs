@@ -65,7 +65,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sharetoken::auth::hash_secret;
-use support::instance::Instance;
+use support::instance::{rss_kib, Instance};
 use support::proxy::{Relay, Silent};
 use tempfile::TempDir;
 
@@ -347,16 +347,6 @@ async fn m3_a_client_that_goes_away_releases_the_backend_request() {
         later < (size / 2) as u64,
         "{later} of {size} bytes were fetched"
     );
-}
-
-/// Resident memory of a process, in KiB (from /proc).
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 // Case M1 (../shared/cases/README.md).
