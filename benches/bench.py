@@ -3,7 +3,8 @@
 
 Starts everything on loopback itself (Redis, s3s-fs, nginx, two sharetoken
 instances), loads each contender with wrk at the same concurrency and
-duration, and writes BENCHMARKS.md. Bounded: about five minutes.
+duration, and writes BENCHMARKS.md. Bounded: about five minutes of load, after
+the release build (about five more on a fresh clone of this 2-core machine).
 
 Contenders
 - local files: nginx `secure_link` over a directory  vs  sharetoken's
@@ -37,7 +38,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DURATION = os.environ.get("BENCH_DURATION", "8s")
+DURATION = os.environ.get("BENCH_DURATION", "6s")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 SIZES = [("1 KiB", "1k.bin", 1024), ("64 KiB", "64k.bin", 64 * 1024), ("10 MiB", "10m.bin", 10 * 1024 * 1024)]
