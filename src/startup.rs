@@ -15,9 +15,10 @@ use crate::audit::AuditSink;
 use crate::auth::Clients;
 use crate::bootstrap::{self, DemoClient};
 use crate::clock::{Clock, SystemClock};
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::storage::{ConnectorId, Connectors};
-use crate::store::{EmbeddedStore, RedisStore, TokenStore};
+use crate::store::{EmbeddedStore, MeteredStore, RedisStore, TokenStore};
 use crate::token::KeyRing;
 
 /// Threads each worker may use for blocking work (files, the embedded store).
@@ -51,7 +52,11 @@ impl Application {
         let keys = KeyRing::from_paserk(&key_texts).map_err(|e| e.to_string())?;
         let clients = Clients::from_settings(&settings.clients)?;
         let connectors = Connectors::from_settings(&settings.connectors)?;
-        let store = open_store(&settings).await?;
+        let metrics = Arc::new(Metrics::default());
+        let store: Arc<dyn TokenStore> = Arc::new(MeteredStore::new(
+            open_store(&settings).await?,
+            Arc::clone(&metrics),
+        ));
         let (audit, audit_writer) = AuditSink::start(Arc::clone(&store));
         let connector_ids = connectors.ids().cloned().collect();
         // Each connector is probed once; a failing one is logged by name and
@@ -73,7 +78,7 @@ impl Application {
             max_body_bytes: settings.server.max_body_bytes,
             login_limiter: Arc::clone(&login_limiter),
             trust_forwarded_for: settings.oauth.trust_forwarded_for,
-            metrics: Default::default(),
+            metrics,
         });
 
         let listener = TcpListener::bind(&settings.server.listen)
@@ -81,6 +86,7 @@ impl Application {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(api::count_requests))
                 .wrap(api::access_logger())
                 .app_data(state.clone())
                 .app_data(api::query_config())

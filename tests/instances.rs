@@ -582,3 +582,32 @@ async fn kill_9_while_minting_and_revoking_on_redis_loses_no_revocation() {
     let dir = configure(&redis.url());
     kill_9_keeps_every_acknowledged_revocation(start(&dir, "a").await).await;
 }
+
+#[tokio::test]
+async fn readyz_is_503_while_redis_is_down_and_200_again_after() {
+    let mut redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    let instance = start(&dir, "a").await;
+    let ready = |instance: &Instance| {
+        let url = format!("{}/readyz", instance.base);
+        let http = instance.http.clone();
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (status, body["result"]["store"].as_str().unwrap().to_owned())
+        }
+    };
+    assert_eq!(ready(&instance).await, (StatusCode::OK, "up".into()));
+    redis.kill();
+    assert_eq!(
+        ready(&instance).await,
+        (StatusCode::SERVICE_UNAVAILABLE, "down".into())
+    );
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while ready(&instance).await.0 != StatusCode::OK {
+        assert!(Instant::now() < deadline, "not ready after Redis returned");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

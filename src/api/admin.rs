@@ -83,6 +83,7 @@ pub async fn revoke_token(
     let now = state.clock.now();
     let record = match state.store.revoke(&jti, now).await? {
         Revocation::Revoked(record) => {
+            state.metrics.revoked("token");
             log::info!("share token {} revoked by {}", record.jti, caller.client_id);
             state.audit.record(AuditEvent {
                 token_id: Some(record.jti.clone()),
@@ -184,6 +185,7 @@ pub async fn revoke_in_bulk(
         .store
         .revoke_issued_before(&scope, before, now)
         .await?;
+    state.metrics.revoked("bulk");
     log::info!(
         "bulk revocation by {}: {} issued before {}",
         caller.client_id,

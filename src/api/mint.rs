@@ -82,6 +82,7 @@ pub async fn mint_share_token(
         token_expires_at: Some(record.expires_at),
         ..AuditEvent::from_request(AuditKind::Mint, claims.issued_at, &req)
     });
+    state.metrics.minted();
     log::info!(
         "minted share token {} for client {} on {} ({}), expires {}",
         claims.jti,

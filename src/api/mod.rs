@@ -46,7 +46,7 @@ pub struct AppState {
     pub login_limiter: Arc<rate_limit::LoginLimiter>,
     /// Take callers' addresses from `Forwarded` / `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
 }
 
 pub const MINT_PATH: &str =
@@ -72,6 +72,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
     .service(resource("/admin/v1/revocations", "POST").route(web::post().to(admin::revoke_in_bulk)))
     .service(resource("/admin/v1/audit", "GET").route(web::get().to(admin::audit_log)))
     .service(resource("/metrics", "GET").route(web::get().to(metrics)))
+    .service(resource("/readyz", "GET, HEAD").route(get_or_head().to(readiness)))
     .service(
         resource("/healthz", "GET, HEAD")
             .route(get_or_head().to(|| async { HttpResponse::Ok().json(Success::new("ok")) })),
@@ -90,6 +91,69 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .content_type(crate::metrics::CONTENT_TYPE)
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .body(state.metrics.render())
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    /// `up` or `down`.
+    store: &'static str,
+    /// Each connector, `type/name` → `ready` or `unavailable`.
+    connectors: std::collections::BTreeMap<String, &'static str>,
+}
+
+/// `GET /readyz`: 200 while the token store answers, else 503 (every view
+/// and mint would fail closed). Connectors are probed and reported, but a
+/// failing connector does not take the instance out of a load balancer:
+/// every instance shares it, and the others keep serving.
+async fn readiness(state: web::Data<AppState>) -> HttpResponse {
+    let (store, probes) = futures_util::join!(state.store.ping(), state.connectors.probe_each());
+    let ready = store.is_ok();
+    let body = Readiness {
+        store: if ready { "up" } else { "down" },
+        connectors: probes
+            .into_iter()
+            .map(|(id, outcome)| {
+                let word = if outcome.is_ok() {
+                    "ready"
+                } else {
+                    "unavailable"
+                };
+                (id.to_string(), word)
+            })
+            .collect(),
+    };
+    let mut response = if ready {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    response
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "resCode": if ready { "0" } else { "ST.NotReady" },
+            "resMsg": if ready { "ready" } else { "the token store is unavailable" },
+            "result": body,
+        }))
+}
+
+/// Counts every answered request by route pattern, method and status.
+pub async fn count_requests(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let response = next.call(req).await?;
+    if let Some(state) = state {
+        // The pattern is known once routing is done: read it off the answer.
+        let request = response.request();
+        let route = request.match_pattern();
+        state.metrics.request_answered(
+            route.as_deref().unwrap_or("unmatched"),
+            request.method().as_str(),
+            response.status().as_u16(),
+        );
+    }
+    Ok(response)
 }
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {

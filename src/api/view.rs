@@ -7,6 +7,7 @@
 //! streamed body is audited when it ends, with the bytes really sent.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use actix_web::http::header::{self, HeaderMap, HeaderName, HttpDate};
@@ -20,6 +21,7 @@ use crate::http::conditional::{self, Conditions, Outcome, Validators};
 use crate::http::headers::{content_disposition, content_type, download_name, is_active_content};
 use crate::http::query::{QueryError, ViewQuery};
 use crate::http::range::{self, RangeAnswer};
+use crate::metrics::Metrics;
 use crate::redact::scrub;
 use crate::share::ObjectKey;
 use crate::storage::{ByteStream, ObjectInfo, StorageError};
@@ -50,7 +52,8 @@ pub async fn view_shared_object(
             Ok(response)
         }
         Ok(Reply::Stream(mut response, body)) => {
-            let audited = AuditedBody::new(body, event, state.audit.clone());
+            let audited =
+                AuditedBody::new(body, event, state.audit.clone(), Arc::clone(&state.metrics));
             Ok(response.streaming(audited))
         }
         Err(error) => {
@@ -102,7 +105,12 @@ async fn serve(
     let headers = req.headers();
     // A GET without Range will most likely send the whole object.
     let whole = req.method() == Method::GET && !headers.contains_key(header::RANGE);
-    let info = connector.open(&key, whole).await?;
+    let asked = std::time::Instant::now();
+    let opened = connector.open(&key, whole).await;
+    state
+        .metrics
+        .backend_answered(&claims.connector.to_string(), asked.elapsed());
+    let info = opened?;
 
     let conditions = conditions(headers);
     let validators = Validators {
@@ -173,15 +181,17 @@ struct AuditedBody {
     sent: u64,
     finished: bool,
     pending: Option<(AuditEvent, AuditSink)>,
+    metrics: Arc<Metrics>,
 }
 
 impl AuditedBody {
-    fn new(inner: ByteStream, event: AuditEvent, sink: AuditSink) -> Self {
+    fn new(inner: ByteStream, event: AuditEvent, sink: AuditSink, metrics: Arc<Metrics>) -> Self {
         Self {
             inner,
             sent: 0,
             finished: false,
             pending: Some((event, sink)),
+            metrics,
         }
     }
 }
@@ -204,6 +214,7 @@ impl Stream for AuditedBody {
 
 impl Drop for AuditedBody {
     fn drop(&mut self) {
+        self.metrics.bytes_served(self.sent);
         if let Some((mut event, sink)) = self.pending.take() {
             event.bytes = Some(self.sent);
             if !self.finished {

@@ -471,12 +471,8 @@ impl Connectors {
     /// Probes every connector once, concurrently; failures are logged by
     /// connector name and do not stop the others. Returns the failing ones.
     pub async fn probe_all(&self) -> Vec<ConnectorId> {
-        let probes = self
-            .by_id
-            .values()
-            .map(|c| async move { (c.id().clone(), c.probe().await) });
         let mut failing = Vec::new();
-        for (id, outcome) in futures_util::future::join_all(probes).await {
+        for (id, outcome) in self.probe_each().await {
             match outcome {
                 Ok(()) => log::info!("connector {id}: ready"),
                 Err(e) => {
@@ -486,5 +482,14 @@ impl Connectors {
             }
         }
         failing
+    }
+
+    /// Each connector probed once, all at the same time, in id order.
+    pub async fn probe_each(&self) -> Vec<(ConnectorId, Result<(), StorageError>)> {
+        let probes = self
+            .by_id
+            .values()
+            .map(|c| async move { (c.id().clone(), c.probe().await) });
+        futures_util::future::join_all(probes).await
     }
 }

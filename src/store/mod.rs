@@ -2,10 +2,12 @@
 //! several implementations.
 
 mod embedded;
+mod metered;
 mod redis;
 
 pub use self::redis::{RedisSettings, RedisStore};
 pub use embedded::EmbeddedStore;
+pub use metered::MeteredStore;
 
 use std::collections::BTreeMap;
 

@@ -13,6 +13,7 @@ mod http_semantics;
 mod keys;
 mod mint;
 mod oauth;
+mod operability;
 mod revocation;
 mod scope;
 mod time;
