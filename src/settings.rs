@@ -41,6 +41,9 @@ pub struct ServerSettings {
     /// Time a client has to send its request head, in milliseconds; a
     /// client that dribbles headers gets 408 and is disconnected.
     pub client_request_timeout_ms: u64,
+    /// On SIGTERM or SIGINT the server stops accepting at once and gives
+    /// requests in flight (downloads included) this long to finish.
+    pub shutdown_grace_seconds: u64,
 }
 
 impl Default for ServerSettings {
@@ -52,6 +55,7 @@ impl Default for ServerSettings {
             workers: 0,
             demo_client: true,
             client_request_timeout_ms: 5000,
+            shutdown_grace_seconds: 30,
         }
     }
 }

@@ -105,6 +105,9 @@ impl Application {
         // Each worker's blocking pool (file opens, redb) stays small: idle
         // threads and their malloc arenas are resident memory.
         .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
+        // actix-server handles SIGTERM/SIGINT: stop accepting, then wait
+        // for connections in flight up to the grace period.
+        .shutdown_timeout(settings.server.shutdown_grace_seconds)
         .client_request_timeout(Duration::from_millis(
             settings.server.client_request_timeout_ms,
         ))

@@ -611,3 +611,94 @@ async fn readyz_is_503_while_redis_is_down_and_200_again_after() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// An instance on the embedded store with `grace` seconds to shut down,
+/// serving a 64 MiB object; returns it with a share token for that object.
+async fn serving_a_large_object(dir: &TempDir, grace: u64) -> (Instance, String) {
+    let config = config_of(dir);
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[server]\n",
+        &format!("[server]\nshutdown_grace_seconds = {grace}\n"),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let big: Vec<u8> = (0..64 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path().join("objects/docs/big.bin"), big).unwrap();
+    let instance = start(dir, "a").await;
+    let access = instance.access_token(SHARER.0, SHARER.1).await;
+    let body = json!({"shareType": 0, "key": "docs/big.bin", "timeoutInMinutes": 30});
+    let answer: Value = instance.mint(&access, &body).await.json().await.unwrap();
+    let token = answer["result"]["shareToken"].as_str().unwrap().to_owned();
+    (instance, token)
+}
+
+/// Reads a response at about `per_second` bytes a second; the bytes read,
+/// or the error that cut it.
+async fn read_slowly(
+    mut response: reqwest::Response,
+    per_second: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    let started = Instant::now();
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        let due = Duration::from_secs_f64(body.len() as f64 / per_second as f64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    Ok(body)
+}
+
+#[tokio::test]
+async fn on_sigterm_a_download_in_flight_finishes_then_the_server_exits() {
+    let dir = configure_embedded();
+    let (mut instance, token) = serving_a_large_object(&dir, 30).await;
+    let response = instance.view("docs/big.bin", &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // About 2 s of download at 32 MiB/s.
+    let download = tokio::spawn(read_slowly(response, 32 * 1024 * 1024));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    instance.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No new connections are taken.
+    let refused = reqwest::Client::new()
+        .get(format!("{}/healthz", instance.base))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a new request was answered during shutdown"
+    );
+    // The download in flight completes, byte for byte.
+    let body = download.await.unwrap().expect("the download finished");
+    assert_eq!(body.len(), 64 * 1024 * 1024);
+    assert!(body.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    let status = instance.wait_for_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "exit status {status}");
+}
+
+#[tokio::test]
+async fn on_sigterm_a_download_longer_than_the_grace_period_is_cut_at_its_end() {
+    let dir = configure_embedded();
+    let (mut instance, token) = serving_a_large_object(&dir, 1).await;
+    let response = instance.view("docs/big.bin", &token).await;
+    // About 16 s of download at 4 MiB/s: far past the 1 s grace.
+    let download = tokio::spawn(read_slowly(response, 4 * 1024 * 1024));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    instance.terminate();
+    instance.wait_for_exit(Duration::from_secs(15)).await;
+    // A bound, not a performance figure: the grace period, not the download.
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+    let cut = download.await.unwrap();
+    assert!(
+        cut.as_ref().map_or(true, |b| b.len() < 64 * 1024 * 1024),
+        "the download was not cut"
+    );
+}
