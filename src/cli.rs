@@ -27,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve,
+    /// Check the configuration (file and environment) and report every
+    /// problem at once; exits 1 if there is any. Starts nothing.
+    CheckConfig,
     /// Print a new random token key (PASERK k4.local) for `tokens.keys`.
     Keygen,
     /// Read a client secret from standard input and print its argon2 hash
@@ -116,6 +119,7 @@ async fn execute(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::HashSecret => hash_secret(),
+        Command::CheckConfig => check_config(cli.config),
         Command::Serve => serve(cli.config).await,
         Command::Revoke {
             token_id,
@@ -185,6 +189,27 @@ async fn execute(cli: Cli) -> Result<(), String> {
 
 fn load_settings(config: Option<PathBuf>) -> Result<Settings, String> {
     Settings::load(config.as_deref()).map_err(|e| format!("configuration: {e}"))
+}
+
+fn check_config(config: Option<PathBuf>) -> Result<(), String> {
+    let settings = load_settings(config)?;
+    let problems = crate::check::problems(&settings);
+    if problems.is_empty() {
+        println!(
+            "configuration OK: store {}, {} connector(s), {} client(s)",
+            settings.store.kind,
+            settings.connectors.len().max(1),
+            settings.clients.len()
+        );
+        return Ok(());
+    }
+    for problem in &problems {
+        println!("- {problem}");
+    }
+    Err(format!(
+        "{} problem(s) in the configuration",
+        problems.len()
+    ))
 }
 
 fn hash_secret() -> Result<(), String> {

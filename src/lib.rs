@@ -5,6 +5,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod http;

@@ -882,3 +882,116 @@ async fn the_admin_commands_list_show_audit_and_revoke_in_bulk() {
     let none = served.admin(&["revoke"]).await;
     assert!(!none.status.success());
 }
+
+#[test]
+fn check_config_reports_every_problem_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        r#"
+[server]
+listen = "nowhere"
+max_body_bytes = 0
+
+[tokens]
+keys = ["k4.local.nope"]
+
+[store]
+kind = "redis"
+
+[store.redis]
+url = "http//bad"
+
+[[connectors]]
+type = "s4"
+name = "x"
+backend = "local"
+root = "/does/not/exist"
+
+[[clients]]
+id = "app"
+secret_hash = "plain"
+roles = ["share", "god"]
+connectors = ["obs/none"]
+
+[[clients]]
+id = "app"
+secret_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$SGjqP1rY0kgeLOI6Q3aHLhTMdWqCH7Fl5hrIUr8P5bM"
+"#,
+    )
+    .unwrap();
+    let output = run(
+        &["--config", config.to_str().unwrap(), "check-config"],
+        &[],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stdout),
+        "- server.listen: 'nowhere' is not an address to listen on\n\
+         - server.max_body_bytes: must be greater than 0\n\
+         - tokens.keys[0]: not a PASERK k4.local key (make one with `sharetoken keygen`)\n\
+         - store.redis: 'http//bad' is not a Redis URL\n\
+         - connectors[0] (s4/x): type must be obs, minio or objectstorageproxy\n\
+         - connectors[0] (s4/x): root /does/not/exist is not a directory (the connector would answer 502)\n\
+         - clients[0] (app): secret_hash is not an argon2 PHC string (make one with `sharetoken hash-secret`)\n\
+         - clients[0] (app): unknown role 'god' (use share or admin)\n\
+         - clients[0] (app): connector 'obs/none' is not configured\n\
+         - clients[1] (app): the id is configured twice\n"
+    );
+    assert_eq!(
+        text(&output.stderr),
+        "sharetoken: 10 problem(s) in the configuration\n"
+    );
+
+    // A good configuration (the environment overrides the file, as `serve`).
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    let output = run(
+        &["--config", good.to_str().unwrap(), "check-config"],
+        &[("SHARETOKEN__STORE__KIND", "embedded".into())],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    assert_eq!(
+        text(&output.stdout),
+        "configuration OK: store embedded, 1 connector(s), 0 client(s)\n"
+    );
+    let output = run(
+        &["check-config"],
+        &[("SHARETOKEN__STORE__KIND", "mongo".into())],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stdout),
+        "- store.kind: 'mongo' is not a store (use embedded or redis)\n"
+    );
+}
+
+#[test]
+fn help_documents_every_command() {
+    let output = run(&["--help"], &[], b"");
+    assert!(output.status.success());
+    let help = text(&output.stdout);
+    for command in [
+        "serve",
+        "check-config",
+        "keygen",
+        "hash-secret",
+        "revoke",
+        "tokens",
+        "audit",
+    ] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{command} ")))
+            .unwrap_or_else(|| panic!("{command} is not in --help:\n{help}"));
+        // A description follows the name.
+        assert!(line.trim_start().len() > command.len() + 10, "{line}");
+        let sub = run(&[command, "--help"], &[], b"");
+        assert!(sub.status.success(), "{command} --help");
+        assert!(text(&sub.stdout).contains("Usage: sharetoken"), "{command}");
+    }
+}
