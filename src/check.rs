@@ -40,6 +40,9 @@ pub fn problems(settings: &Settings) -> Vec<String> {
             found.push(format!("{name}: must be greater than 0"));
         }
     }
+    if let Err(problem) = crate::logging::LogFormat::from_setting(&settings.log.format) {
+        found.push(problem);
+    }
     token_key_problems(settings, &mut found);
     store_problems(settings, &mut found);
     connector_problems(settings, &mut found);

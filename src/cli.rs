@@ -230,8 +230,10 @@ fn hash_secret() -> Result<(), String> {
 }
 
 async fn serve(config: Option<PathBuf>) -> Result<(), String> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let settings = load_settings(config)?;
+    crate::logging::init(crate::logging::LogFormat::from_setting(
+        &settings.log.format,
+    )?);
     let data_dir = settings.server.data_dir.clone();
     let listen_host = settings
         .server

@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod redact;
 pub mod settings;

@@ -16,6 +16,8 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// `[oauth]`: rate limits of the OAuth token endpoint.
     pub oauth: OauthSettings,
+    /// `[log]`: how log lines are written.
+    pub log: LogSettings,
     pub store: StoreSettings,
     /// Object storage connectors. None configured: the embedded default,
     /// `objectstorageproxy/local` on `<data_dir>/objects`.
@@ -93,6 +95,23 @@ impl fmt::Debug for TokenSettings {
             .field("nbf_skew_seconds", &self.nbf_skew_seconds)
             .field("access_token_ttl_seconds", &self.access_token_ttl_seconds)
             .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` (one line a record) or `json` (one JSON object a line, for
+    /// log shippers; access lines carry request id, route, status, bytes,
+    /// latency and token id).
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use crate::audit::AuditSink;
 use crate::auth::Clients;
 use crate::bootstrap::{self, DemoClient};
 use crate::clock::{Clock, SystemClock};
+use crate::logging::LogFormat;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::storage::{ConnectorId, Connectors};
@@ -81,13 +82,15 @@ impl Application {
             metrics,
         });
 
+        let log_format = LogFormat::from_setting(&settings.log.format)?;
         let listener = TcpListener::bind(&settings.server.listen)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.server.listen))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(api::count_requests))
-                .wrap(api::access_logger())
+                .wrap(actix_web::middleware::from_fn(api::assign_request_id))
+                .wrap(api::access_logger(log_format))
                 .app_data(state.clone())
                 .app_data(api::query_config())
                 .app_data(api::path_config())

@@ -103,8 +103,13 @@ impl Served {
     /// Starts the server and waits until `/healthz` answers 200. A port taken
     /// between [`free_port`] and the server's bind is retried with another.
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`start`](Self::start), with more environment for the server.
+    async fn start_with(extra: &[(&'static str, String)]) -> Self {
         for _attempt in 0..3 {
-            match Self::try_start().await {
+            match Self::try_start(extra).await {
                 Ok(served) => return served,
                 Err(logs) if logs.contains("cannot listen") => continue,
                 Err(logs) => panic!("sharetoken serve did not become healthy:\n{logs}"),
@@ -113,13 +118,15 @@ impl Served {
         panic!("sharetoken serve found no free port in three attempts");
     }
 
-    async fn try_start() -> Result<Self, String> {
+    async fn try_start(extra: &[(&'static str, String)]) -> Result<Self, String> {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let data_dir = dir.path().join("data");
         let stdout_log = dir.path().join("serve.stdout.log");
         let stderr_log = dir.path().join("serve.stderr.log");
         let listen = format!("127.0.0.1:{}", free_port());
-        let child = command(&Self::env_for(&listen, &data_dir))
+        let mut env = Self::env_for(&listen, &data_dir);
+        env.extend_from_slice(extra);
+        let child = command(&env)
             .arg("serve")
             .current_dir(dir.path())
             .stdin(Stdio::null())
@@ -994,4 +1001,75 @@ fn help_documents_every_command() {
         assert!(sub.status.success(), "{command} --help");
         assert!(text(&sub.stdout).contains("Usage: sharetoken"), "{command}");
     }
+}
+
+#[tokio::test]
+async fn json_logs_carry_request_id_route_status_bytes_latency_and_token_id() {
+    let server = Served::start_with(&[("SHARETOKEN__LOG__FORMAT", "json".into())]).await;
+    let access = server.access_token().await;
+    let answer = server
+        .http
+        .post(server.url(MINT))
+        .header("access-token", &access)
+        .header("x-request-id", "mint-1")
+        .json(&json!({"shareType": 0, "key": SAMPLE_KEY, "timeoutInMinutes": 60}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["x-request-id"], "mint-1");
+    let body: Value = answer.json().await.unwrap();
+    let token = body["result"]["shareToken"].as_str().unwrap().to_owned();
+    let jti = body["result"]["tokenId"].as_str().unwrap().to_owned();
+    let viewed = server.view(SAMPLE_KEY, &token).await;
+    let view_id = viewed.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let sample = viewed.bytes().await.unwrap();
+    // A request id that could carry a token is replaced, not echoed.
+    let refused = server
+        .http
+        .get(server.view_url("other", &token))
+        .header("x-request-id", &token[..40])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(refused.headers()["x-request-id"], &token[..40]);
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let logs = server.stderr();
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let access_line = |request_id: &str| {
+        lines
+            .iter()
+            .find(|l| l["type"] == "access" && l["request_id"] == request_id)
+            .unwrap_or_else(|| panic!("no access line for {request_id}:\n{logs}"))
+            .clone()
+    };
+    let mint = access_line("mint-1");
+    assert_eq!(mint["status"], 200);
+    assert_eq!(mint["token_id"], jti.as_str());
+    assert_eq!(
+        mint["route"],
+        "/u-route/baas/sys/v1.1/connectors/{connector_type}/{connector_name}/sharetoken"
+    );
+    let view = access_line(&view_id);
+    assert_eq!(view["status"], 200);
+    assert_eq!(view["token_id"], jti.as_str());
+    assert_eq!(view["bytes"], sample.len());
+    assert!(view["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(view["route"], VIEW);
+    assert!(view["request"]
+        .as_str()
+        .unwrap()
+        .ends_with("&shareToken=REDACTED"));
+    // Other records are JSON too, with a level and a message.
+    assert!(lines
+        .iter()
+        .any(|l| l["level"] == "INFO" && l["msg"].as_str().is_some_and(|m| m.contains(&jti))));
+    assert_no_token("JSON logs", &logs, &[token]);
 }

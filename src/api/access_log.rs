@@ -4,24 +4,115 @@
 //! `access-token` or `Authorization`), and the request line is rewritten so
 //! that neither `shareToken` nor any PASETO string appears in it.
 
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Logger;
+use actix_web::HttpMessage;
 use percent_encoding::percent_decode_str;
 
+use crate::logging::{LogFormat, ACCESS_TARGET};
 use crate::redact::{looks_secret, REDACTED};
 
-pub fn access_logger() -> Logger {
-    Logger::new(r#"%a "%{request_line}xi" %s %b %Dms "%{user_agent}xi""#)
-        .custom_request_replace("request_line", |req| {
-            redact_request_line(req.method().as_str(), &req.uri().to_string())
+/// The id of a request: the caller's `X-Request-Id` when it is a plain
+/// token of up to 64 characters, else a new random one. Echoed in the
+/// answer's `X-Request-Id` and logged.
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+/// The share token a request was about (its id, never the token).
+#[derive(Clone)]
+pub struct TokenId(pub String);
+
+/// Gives each request its [`RequestId`] and echoes it in the answer.
+pub async fn assign_request_id(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && !looks_secret(id)
         })
-        .custom_request_replace("user_agent", |req| {
-            let agent = req
-                .headers()
-                .get(actix_web::http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            crate::redact::scrub(agent).into_owned()
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(|| crate::token::new_token_id()[..16].to_owned());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.call(req).await?;
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    Ok(response)
+}
+
+fn request_line(req: &ServiceRequest) -> String {
+    redact_request_line(req.method().as_str(), &req.uri().to_string())
+}
+
+fn user_agent(req: &ServiceRequest) -> String {
+    let agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    crate::redact::scrub(agent).into_owned()
+}
+
+/// A request extension's text, or `-`.
+fn extension<T: Clone + 'static>(res: &ServiceResponse, text: impl Fn(T) -> String) -> String {
+    res.request()
+        .extensions()
+        .get::<T>()
+        .cloned()
+        .map(text)
+        .unwrap_or_else(|| "-".into())
+}
+
+/// A string as the inside of a JSON string literal.
+fn json_text(text: &str) -> String {
+    let quoted = serde_json::Value::from(text).to_string();
+    quoted[1..quoted.len() - 1].to_owned()
+}
+
+pub fn access_logger(format: LogFormat) -> Logger {
+    let logger = match format {
+        LogFormat::Text => Logger::new(r#"%a "%{request_line}xi" %s %b %Dms "%{user_agent}xi""#)
+            .custom_request_replace("request_line", request_line)
+            .custom_request_replace("user_agent", user_agent),
+        // One JSON object a line; every custom value is escaped.
+        LogFormat::Json => Logger::new(concat!(
+            r#"{"ts":"%{ts}xi","type":"access","request_id":"%{request_id}xo","#,
+            r#""address":"%a","request":"%{request_line}xi","route":"%{route}xo","#,
+            r#""status":%s,"bytes":%b,"latency_ms":%D,"token_id":"%{token_id}xo","#,
+            r#""user_agent":"%{user_agent}xi"}"#
+        ))
+        .custom_request_replace("ts", |_| {
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         })
+        .custom_request_replace("request_line", |req| json_text(&request_line(req)))
+        .custom_request_replace("user_agent", |req| json_text(&user_agent(req)))
+        .custom_response_replace("request_id", |res| {
+            extension(res, |RequestId(id)| json_text(&id))
+        })
+        .custom_response_replace("route", |res| {
+            json_text(
+                res.request()
+                    .match_pattern()
+                    .as_deref()
+                    .unwrap_or("unmatched"),
+            )
+        })
+        .custom_response_replace("token_id", |res| {
+            extension(res, |TokenId(id)| json_text(&id))
+        }),
+    };
+    logger.log_target(ACCESS_TARGET)
 }
 
 /// `METHOD path?query` with every secret-looking part replaced: the value of

@@ -1,6 +1,6 @@
 //! `POST …/connectors/{connector_type}/{connector_name}/sharetoken`.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::caller::Caller;
@@ -73,6 +73,8 @@ pub async fn mint_share_token(
     // be audited or revoked by id.
     let record = TokenRecord::from_claims(&claims);
     state.store.record_issued(&record).await?;
+    req.extensions_mut()
+        .insert(super::access_log::TokenId(claims.jti.clone()));
     state.audit.record(AuditEvent {
         token_id: Some(record.jti),
         client: Some(record.client),

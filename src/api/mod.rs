@@ -16,7 +16,7 @@ use actix_web::{guard, HttpResponse};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-pub use access_log::{access_logger, redact_request_line};
+pub use access_log::{access_logger, assign_request_id, redact_request_line};
 pub use error::ApiError;
 
 use crate::audit::AuditSink;

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 
 use actix_web::http::header::{self, HeaderMap, HeaderName, HttpDate};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use futures_util::Stream;
 
 use super::{ApiError, AppState};
@@ -87,6 +87,8 @@ async fn serve(
         state.nbf_skew_seconds,
     )?;
     event.token_id = Some(claims.jti.clone());
+    req.extensions_mut()
+        .insert(super::access_log::TokenId(claims.jti.clone()));
     event.client = Some(claims.subject.clone());
     event.connector = Some(scrub(&claims.connector.to_string()).into_owned());
     event.token_expires_at = Some(claims.expires_at);
