@@ -14,12 +14,15 @@ run:
 ## Every test: unit, integration (real servers on free ports), and the lints.
 ## Installs what the tests start if it is missing (redis-server, redis-cli).
 test: test-deps lint
-	$(CARGO) test --all-targets
+	$(CARGO) test --all-targets --no-fail-fast
 
 ## Tools the test harness starts on free ports: Redis (single and cluster)
 ## and the S3 test server s3s-fs (newer versions need a newer compiler);
-## and Debian's chromium for the browser tests (tests/api/browser.rs).
+## Debian's chromium for the browser tests (tests/api/browser.rs); and
+## schemathesis and REDbot from PyPI (tests/conformance.rs).
 S3S_FS_VERSION ?= 0.14.1
+SCHEMATHESIS_VERSION ?= 4.32.5
+REDBOT_VERSION ?= 2.7.1
 test-deps:
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
 	  echo "installing redis-server (Debian package) for the tests"; \
@@ -29,6 +32,9 @@ test-deps:
 	  echo "installing chromium (Debian package) for the browser tests"; \
 	  SUDO=$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@command -v schemathesis >/dev/null && command -v redbot >/dev/null || { \
+	  echo "installing schemathesis and redbot (PyPI) for the conformance tests"; \
+	  python3 -m pip install --quiet schemathesis==$(SCHEMATHESIS_VERSION) redbot==$(REDBOT_VERSION); }
 	@command -v s3s-fs >/dev/null || { \
 	  echo "installing s3s-fs $(S3S_FS_VERSION) (cargo install) for the tests"; \
 	  $(CARGO) install --locked s3s-fs@$(S3S_FS_VERSION) --features binary; }

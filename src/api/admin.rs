@@ -14,10 +14,21 @@ use crate::store::{BulkScope, Revocation, TokenFilter, TokenRecord, TokenState, 
 /// Largest page the token list and the audit log return.
 const MAX_PAGE: usize = 1000;
 
+/// The `limit` asked for: 1 to 1000, default 100.
+fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(100),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::BadRequest(format!(
+            "'limit' must be from 1 to {MAX_PAGE}"
+        ))),
+    }
+}
+
 /// A token record as the admin API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct TokenView {
+pub(crate) struct TokenView {
     token_id: String,
     client: String,
     connector: String,
@@ -44,15 +55,29 @@ fn view(record: TokenRecord, now: i64, marks: &Watermarks) -> TokenView {
     }
 }
 
-#[derive(Serialize)]
-struct TokenDetails {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TokenDetails {
     #[serde(flatten)]
     token: TokenView,
     /// The token's audit trail, oldest first.
     audit: Vec<serde_json::Value>,
 }
 
-/// `GET /admin/v1/tokens/{jti}`: the record and its audit trail.
+/// One token's record and audit trail
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tokens/{jti}",
+    tag = "admin",
+    params(("jti" = String, Path, description = "The token id")),
+    security(("access_token" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The token", body = Success<TokenDetails>),
+        (status = 404, description = "No token with this id", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid access token", body = super::openapi::ErrorBody),
+        (status = 403, description = "The client lacks the admin role", body = super::openapi::ErrorBody),
+        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn token_details(
     caller: Caller,
     jti: web::Path<String>,
@@ -64,14 +89,30 @@ pub async fn token_details(
         .token(&jti)
         .await?
         .ok_or(ApiError::TokenNotFound)?;
-    let (marks, trail) =
+    let (marks, mut trail) =
         tokio::try_join!(state.store.watermarks(), state.store.audit_for_token(&jti))?;
+    crate::audit::into_event_order(&mut trail);
     Ok(HttpResponse::Ok().json(Success::new(TokenDetails {
         token: view(record, state.clock.now(), &marks),
         audit: trail.iter().map(AuditEvent::to_json).collect(),
     })))
 }
 
+/// Revoke one share token by id
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tokens/{jti}/revoke",
+    tag = "admin",
+    params(("jti" = String, Path, description = "The token id")),
+    security(("access_token" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The revoked token", body = Success<TokenView>),
+        (status = 404, description = "No token with this id", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid access token", body = super::openapi::ErrorBody),
+        (status = 403, description = "The client lacks the admin role", body = super::openapi::ErrorBody),
+        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+    )
+)]
 /// `POST /admin/v1/tokens/{jti}/revoke`
 pub async fn revoke_token(
     req: HttpRequest,
@@ -106,15 +147,78 @@ pub async fn revoke_token(
 /// token), optionally only those issued before a time (default: now).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct BulkRequest {
+pub(crate) struct BulkRequest {
     connector: Option<String>,
     client: Option<String>,
     issued_before: Option<String>,
 }
 
-#[derive(Serialize)]
+// Written by hand: which fields may go together is more than a derive says.
+impl utoipa::PartialSchema for BulkRequest {
+    /// One of: a connector, a client, or neither (then `issuedBefore` is
+    /// required); `null` counts as absent.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat,
+            SchemaType, Type,
+        };
+        let null = || ObjectBuilder::new().schema_type(Type::Null);
+        let connector = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("Every token of this connector, as type/name"))
+            .pattern(Some("^(obs|minio|objectstorageproxy)/.+$"));
+        let client = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("Every token of this client"))
+            .min_length(Some(1));
+        let issued_before = |types: &[Type]| {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter(types.iter().cloned()))
+                .description(Some(
+                    "Only tokens issued before this instant (RFC 3339, not in the future); default: now",
+                ))
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+        };
+        let object = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let optional_time = [Type::String, Type::Null];
+        OneOfBuilder::new()
+            .item(
+                object()
+                    .property("connector", connector)
+                    .required("connector")
+                    .property("client", null())
+                    .property("issuedBefore", issued_before(&optional_time)),
+            )
+            .item(
+                object()
+                    .property("client", client)
+                    .required("client")
+                    .property("connector", null())
+                    .property("issuedBefore", issued_before(&optional_time)),
+            )
+            .item(
+                object()
+                    .property("issuedBefore", issued_before(&[Type::String]))
+                    .required("issuedBefore")
+                    .property("connector", null())
+                    .property("client", null()),
+            )
+            .description(Some(
+                "A connector, a client, or neither (every token); optionally only tokens issued before a time",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BulkRequest {}
+
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct BulkAnswer {
+pub(crate) struct BulkAnswer {
     /// `connector <type/name>`, `client <id>` or `all`.
     scope: String,
     /// Tokens in the scope issued before this instant are revoked.
@@ -124,6 +228,21 @@ struct BulkAnswer {
 /// `POST /admin/v1/revocations` with `{"connector": "type/name"}`,
 /// `{"client": "id"}` or `{"issuedBefore": "RFC 3339"}` (combinable with
 /// either). Costs one watermark write, however many tokens it covers.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/revocations",
+    tag = "admin",
+    request_body(content = BulkRequest, content_type = "application/json"),
+    security(("access_token" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The watermark now in force", body = Success<BulkAnswer>),
+        (status = 400, description = "Malformed request", body = super::openapi::ErrorBody),
+        (status = 413, description = "Body over the limit", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid access token", body = super::openapi::ErrorBody),
+        (status = 403, description = "The client lacks the admin role", body = super::openapi::ErrorBody),
+        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn revoke_in_bulk(
     req: HttpRequest,
     caller: Caller,
@@ -158,6 +277,9 @@ pub async fn revoke_in_bulk(
                 ));
             }
             (BulkScope::Connector(c.clone()), format!("connector {c}"))
+        }
+        (None, Some(u)) if u.is_empty() => {
+            return Err(ApiError::BadRequest("'client' is empty".into()))
         }
         (None, Some(u)) => (BulkScope::Client(u.clone()), format!("client {u}")),
         (None, None) if request.issued_before.is_none() => {
@@ -207,25 +329,46 @@ pub async fn revoke_in_bulk(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this connector (`type/name`).
     connector: Option<String>,
+    /// Only this client.
     client: Option<String>,
+    /// Only tokens in this state.
     state: Option<TokenState>,
+    /// Page size (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
+    /// The `next` of the previous page.
     after: Option<String>,
 }
 
-#[derive(Serialize)]
-struct TokenPage {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TokenPage {
     tokens: Vec<TokenView>,
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     next: Option<String>,
 }
 
-/// `GET /admin/v1/tokens?connector=&client=&state=&limit=&after=`
+/// List issued tokens, filtered, by pages
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tokens",
+    tag = "admin",
+    params(ListQuery),
+    security(("access_token" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of tokens", body = Success<TokenPage>),
+        (status = 400, description = "Malformed query", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid access token", body = super::openapi::ErrorBody),
+        (status = 403, description = "The client lacks the admin role", body = super::openapi::ErrorBody),
+        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn list_tokens(
     caller: Caller,
     query: web::Query<ListQuery>,
@@ -233,7 +376,7 @@ pub async fn list_tokens(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&state, Role::Admin)?;
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let limit = page_size(query.limit)?;
     let filter = TokenFilter {
         connector: query.connector,
         client: query.client,
@@ -254,20 +397,38 @@ pub async fn list_tokens(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// RFC 3339; default: everything kept.
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// At most this many events (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
-#[derive(Serialize)]
-struct AuditPage {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AuditPage {
     events: Vec<serde_json::Value>,
 }
 
-/// `GET /admin/v1/audit?since=&limit=`: the audit log, oldest first.
+/// The audit log, oldest first
+#[utoipa::path(
+    get,
+    path = "/admin/v1/audit",
+    tag = "admin",
+    params(AuditQuery),
+    security(("access_token" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Audit events", body = Success<AuditPage>),
+        (status = 400, description = "Malformed query", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid access token", body = super::openapi::ErrorBody),
+        (status = 403, description = "The client lacks the admin role", body = super::openapi::ErrorBody),
+        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn audit_log(
     caller: Caller,
     query: web::Query<AuditQuery>,
@@ -279,7 +440,7 @@ pub async fn audit_log(
             .ok_or_else(|| ApiError::BadRequest("'since' must be RFC 3339".into()))?,
         None => 0,
     };
-    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let limit = page_size(query.limit)?;
     let events = state.store.audit_since(since, limit).await?;
     Ok(HttpResponse::Ok().json(Success::new(AuditPage {
         events: events.iter().map(AuditEvent::to_json).collect(),

@@ -17,9 +17,9 @@ use crate::token::ShareClaims;
 /// (DESIGN §3); a larger scope is refused with 400.
 pub const MAX_SHARE_TOKEN_LEN: usize = 3 * 1024;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Minted {
+pub(crate) struct Minted {
     share_token: String,
     /// Extra fields (allowed by the contract): the id to revoke by, and times.
     token_id: String,
@@ -41,6 +41,29 @@ fn connector_from_path(req: &HttpRequest) -> Result<ConnectorId, ApiError> {
     })
 }
 
+/// Mint a share token for a file, a directory or a list of files
+///
+/// Astro Zero's Sharing Token API. The token lives 1 to 1440 minutes.
+#[utoipa::path(
+    post,
+    path = "/u-route/baas/sys/v1.1/connectors/{connector_type}/{connector_name}/sharetoken",
+    tag = "share",
+    params(
+        ("connector_type" = String, Path, description = "obs, minio or objectstorageproxy"),
+        ("connector_name" = String, Path, description = "The connector's name (percent-encoded)"),
+    ),
+    request_body(content = super::openapi::MintBody, content_type = "application/json"),
+    security(("access_token" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "A share token", body = Success<Minted>),
+        (status = 400, description = "The body breaks a rule", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid access token", body = super::openapi::ErrorBody),
+        (status = 403, description = "The client may not share from this connector", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such connector", body = super::openapi::ErrorBody),
+        (status = 413, description = "Body over the limit", body = super::openapi::ErrorBody),
+        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn mint_share_token(
     req: HttpRequest,
     caller: Caller,

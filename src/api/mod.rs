@@ -6,6 +6,7 @@ mod caller;
 pub mod error;
 mod mint;
 mod oauth;
+pub mod openapi;
 pub mod rate_limit;
 mod view;
 
@@ -72,11 +73,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
     .service(resource("/admin/v1/revocations", "POST").route(web::post().to(admin::revoke_in_bulk)))
     .service(resource("/admin/v1/audit", "GET").route(web::get().to(admin::audit_log)))
     .service(resource("/metrics", "GET").route(web::get().to(metrics)))
+    .service(resource("/openapi.json", "GET").route(web::get().to(openapi::document)))
     .service(resource("/readyz", "GET, HEAD").route(get_or_head().to(readiness)))
-    .service(
-        resource("/healthz", "GET, HEAD")
-            .route(get_or_head().to(|| async { HttpResponse::Ok().json(Success::new("ok")) })),
-    );
+    .service(resource("/healthz", "GET, HEAD").route(get_or_head().to(health)));
 }
 
 /// A resource whose other methods answer 405 with `Allow: <allow>`.
@@ -86,6 +85,24 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     }))
 }
 
+/// Liveness: the process answers
+#[utoipa::path(
+    method(get, head),
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process serves", body = Success<String>))
+)]
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Success::new("ok"))
+}
+
+/// Prometheus metrics (OpenMetrics text)
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "The metrics", content_type = "application/openmetrics-text", body = String))
+)]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)
@@ -93,7 +110,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .body(state.metrics.render())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Readiness {
     /// `up` or `down`.
     store: &'static str,
@@ -105,6 +122,15 @@ struct Readiness {
 /// and mint would fail closed). Connectors are probed and reported, but a
 /// failing connector does not take the instance out of a load balancer:
 /// every instance shares it, and the others keep serving.
+#[utoipa::path(
+    method(get, head),
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready: the token store answers", body = Success<Readiness>),
+        (status = 503, description = "Not ready: the token store is unavailable", body = Success<Readiness>),
+    )
+)]
 async fn readiness(state: web::Data<AppState>) -> HttpResponse {
     let (store, probes) = futures_util::join!(state.store.ping(), state.connectors.probe_each());
     let ready = store.is_ok();
@@ -161,7 +187,7 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 }
 
 /// Astro Zero's success envelope.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Success<T: Serialize> {
     #[serde(rename = "resCode")]
     res_code: &'static str,

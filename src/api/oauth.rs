@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::{read_body, ApiError, AppState};
 use crate::token::AccessClaims;
 
-#[derive(Serialize)]
-struct AccessTokenResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AccessTokenResponse {
     access_token: String,
     expires_in: i64,
     token_type: &'static str,
@@ -62,6 +62,23 @@ fn too_many(wait: std::time::Duration) -> ApiError {
     ApiError::TooManyRequests(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
 }
 
+/// Get an access token (OAuth 2 client credentials)
+///
+/// The client's credentials in the form, or as HTTP Basic authentication
+/// (not both). Rate limited per caller address and per client id.
+#[utoipa::path(
+    post,
+    path = "/baas/auth/v1.0/oauth2/token",
+    tag = "auth",
+    request_body(content = super::openapi::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "An access token", body = AccessTokenResponse),
+        (status = 400, description = "Malformed form", body = super::openapi::ErrorBody),
+        (status = 401, description = "Unknown client or wrong secret", body = super::openapi::ErrorBody),
+        (status = 413, description = "Body over the limit", body = super::openapi::ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn issue_access_token(
     req: HttpRequest,
     payload: web::Payload,

@@ -39,6 +39,35 @@ enum Reply {
     Stream(HttpResponseBuilder, ByteStream),
 }
 
+/// Read a shared object
+///
+/// Streams the object to whoever holds the share token, with HTTP's file
+/// semantics: single byte ranges, validators and conditional requests.
+#[utoipa::path(
+    method(get, head),
+    path = "/u-route/baas/sys/v1.1/objectstorage/viewshareobject",
+    tag = "share",
+    params(
+        ("object" = String, Query, description = "The object's key, percent-encoded once"),
+        ("shareToken" = String, Query, description = "The share token"),
+        ("download" = Option<String>, Query, description = "Present: serve as an attachment; a value renames the file"),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. bytes=0-1"),
+    ),
+    responses(
+        (status = 200, description = "The object", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "A byte range of the object", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 304, description = "Not modified"),
+        (status = 400, description = "Missing or repeated parameters", body = super::openapi::ErrorBody),
+        (status = 401, description = "The share token is not valid, has expired or was revoked", body = super::openapi::ErrorBody),
+        (status = 403, description = "The token does not cover this object", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such object", body = super::openapi::ErrorBody),
+        (status = 412, description = "A precondition failed", body = super::openapi::ErrorBody),
+        (status = 416, description = "The range lies outside the object", body = super::openapi::ErrorBody),
+        (status = 502, description = "The connector's storage failed", body = super::openapi::ErrorBody),
+        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+        (status = 504, description = "The connector's storage did not answer in time", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn view_shared_object(
     req: HttpRequest,
     state: web::Data<AppState>,

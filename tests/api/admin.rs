@@ -274,3 +274,23 @@ async fn every_admin_route_needs_the_admin_role() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_page_size_outside_1_to_1000_is_refused_not_silently_changed() {
+    let app = spawn_app().await;
+    for path in ["/admin/v1/tokens", "/admin/v1/audit"] {
+        for limit in ["0", "1001"] {
+            let response = app
+                .admin(reqwest::Method::GET, &format!("{path}?limit={limit}"), None)
+                .await;
+            let code = assert_error(response, StatusCode::BAD_REQUEST).await;
+            assert_eq!(code, "ST.BadRequest", "{path}?limit={limit}");
+        }
+        for limit in ["1", "1000"] {
+            let response = app
+                .admin(reqwest::Method::GET, &format!("{path}?limit={limit}"), None)
+                .await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}?limit={limit}");
+        }
+    }
+}

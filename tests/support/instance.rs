@@ -19,6 +19,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_sharetoken");
 /// The clients of [`configure_store`]'s configuration: (id, secret).
 pub const SHARER: (&str, &str) = ("app", "app-secret");
 pub const ADMIN: (&str, &str) = ("ops", "ops-secret");
+/// A client with both roles.
+pub const OPERATOR: (&str, &str) = ("both", "both-secret");
 /// The one object of its local connector, and its content.
 pub const OBJECT: &str = "docs/report.txt";
 pub const CONTENT: &str = "quarterly numbers";
@@ -62,6 +64,12 @@ connectors = ["*"]
 id = "{admin}"
 secret_hash = "{admin_hash}"
 roles = ["admin"]
+
+[[clients]]
+id = "{operator}"
+secret_hash = "{operator_hash}"
+roles = ["share", "admin"]
+connectors = ["*"]
 "#,
         key = KeyRing::generate_paserk(),
         objects = objects.display(),
@@ -69,6 +77,8 @@ roles = ["admin"]
         sharer_hash = hash_secret(SHARER.1),
         admin = ADMIN.0,
         admin_hash = hash_secret(ADMIN.1),
+        operator = OPERATOR.0,
+        operator_hash = hash_secret(OPERATOR.1),
     );
     std::fs::write(dir.path().join("sharetoken.toml"), config).unwrap();
     dir
