@@ -137,6 +137,16 @@ async fn write_batches(
     }
 }
 
+/// Puts one token's trail in the order things happened. A store keeps a
+/// trail in the order events were written, and instances write theirs in
+/// batches of their own: a view on one instance may be written before the
+/// mint another instance audited first. So: by time (whole seconds), and
+/// within a second the mint first (nothing happens to a token before it
+/// exists), then in the order written.
+pub fn into_event_order(trail: &mut [AuditEvent]) {
+    trail.sort_by_key(|event| (event.at, event.kind != Some(AuditKind::Mint)));
+}
+
 impl AuditEvent {
     /// An event of `kind` at `at`, from the request's peer and user agent.
     pub fn from_request(kind: AuditKind, at: UnixSeconds, req: &actix_web::HttpRequest) -> Self {
@@ -162,5 +172,43 @@ impl AuditEvent {
             value["tokenExpiresAt"] = crate::clock::to_rfc3339(exp).into();
         }
         value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(at: UnixSeconds, kind: AuditKind, status: u16) -> AuditEvent {
+        AuditEvent {
+            at,
+            kind: Some(kind),
+            status: Some(status),
+            ..AuditEvent::default()
+        }
+    }
+
+    #[test]
+    fn a_trail_is_put_in_time_order_with_the_mint_first_within_its_second() {
+        let mut trail = vec![
+            event(11, AuditKind::Deny, 401),
+            event(10, AuditKind::View, 200),
+            event(10, AuditKind::View, 206),
+            event(10, AuditKind::Mint, 200),
+            event(11, AuditKind::Revoke, 200),
+        ];
+        into_event_order(&mut trail);
+        let order: Vec<(UnixSeconds, Option<AuditKind>, Option<u16>)> =
+            trail.iter().map(|e| (e.at, e.kind, e.status)).collect();
+        assert_eq!(
+            order,
+            [
+                (10, Some(AuditKind::Mint), Some(200)),
+                (10, Some(AuditKind::View), Some(200)),
+                (10, Some(AuditKind::View), Some(206)),
+                (11, Some(AuditKind::Deny), Some(401)),
+                (11, Some(AuditKind::Revoke), Some(200)),
+            ]
+        );
     }
 }
