@@ -70,6 +70,7 @@ pub fn prepare(mut settings: Settings) -> Result<Prepared, String> {
         settings.clients.push(ClientSettings {
             id: DEMO_CLIENT_ID.into(),
             secret_hash: hash_secret(secret.expose_secret()),
+            secret_hash_file: None,
             roles: vec!["share".into(), "admin".into()],
             connectors: vec!["*".into()],
         });
@@ -184,6 +185,7 @@ mod tests {
         settings.clients = vec![ClientSettings {
             id: "x".into(),
             secret_hash: hash_secret("y"),
+            secret_hash_file: None,
             roles: vec!["share".into()],
             connectors: vec!["*".into()],
         }];

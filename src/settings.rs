@@ -247,7 +247,11 @@ pub struct ClientSettings {
     /// The OAuth `client_id`.
     pub id: String,
     /// argon2 PHC string of the secret (`sharetoken hash-secret`).
+    #[serde(default)]
     pub secret_hash: String,
+    /// A file holding `secret_hash` instead (e.g. a container secret).
+    #[serde(default)]
+    pub secret_hash_file: Option<PathBuf>,
     /// `share` (mint) and/or `admin` (revoke, list, audit).
     #[serde(default = "default_roles")]
     pub roles: Vec<String>,
@@ -285,7 +289,34 @@ impl Settings {
                 .with_list_parse_key("store.redis.cluster_nodes")
                 .try_parsing(true),
         );
-        builder.build()?.try_deserialize()
+        let mut settings: Self = builder.build()?.try_deserialize()?;
+        settings.read_client_hash_files()?;
+        Ok(settings)
+    }
+
+    /// Fills in `secret_hash` of the clients that name a `secret_hash_file`.
+    fn read_client_hash_files(&mut self) -> Result<(), config::ConfigError> {
+        for client in &mut self.clients {
+            let Some(file) = &client.secret_hash_file else {
+                continue;
+            };
+            let problem = |what: String| {
+                config::ConfigError::Message(format!("client '{}': {what}", client.id))
+            };
+            if !client.secret_hash.is_empty() {
+                return Err(problem(
+                    "give secret_hash or secret_hash_file, not both".into(),
+                ));
+            }
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                problem(format!(
+                    "cannot read secret_hash_file {}: {e}",
+                    file.display()
+                ))
+            })?;
+            client.secret_hash = text.trim().to_owned();
+        }
+        Ok(())
     }
 
     /// A file path from the configuration, relative to the data directory

@@ -978,6 +978,58 @@ secret_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$SGjqP1rY0kgeLOI6Q
 }
 
 #[test]
+fn a_client_secret_hash_can_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash_file = dir.path().join("app-secret-hash");
+    std::fs::write(
+        &hash_file,
+        format!("{}\n", sharetoken::auth::hash_secret("s")),
+    )
+    .unwrap();
+    let config = |extra: &str| {
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[[clients]]\nid = \"app\"\nsecret_hash_file = \"{}\"\n{extra}",
+                hash_file.display()
+            ),
+        )
+        .unwrap();
+        run(
+            &["--config", path.to_str().unwrap(), "check-config"],
+            &[],
+            b"",
+        )
+    };
+    let output = config("");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    assert_eq!(
+        text(&output.stdout),
+        "configuration OK: store embedded, 1 connector(s), 1 client(s)\n"
+    );
+
+    let output = config("secret_hash = \"$argon2id$v=19$x\"\n");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        "sharetoken: configuration: client 'app': give secret_hash or secret_hash_file, not both\n"
+    );
+
+    std::fs::remove_file(&hash_file).unwrap();
+    let output = config("");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).starts_with(&format!(
+            "sharetoken: configuration: client 'app': cannot read secret_hash_file {}: ",
+            hash_file.display()
+        )),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
 fn help_documents_every_command() {
     let output = run(&["--help"], &[], b"");
     assert!(output.status.success());

@@ -178,6 +178,7 @@ mod tests {
         ClientSettings {
             id: id.into(),
             secret_hash: hash_secret(secret),
+            secret_hash_file: None,
             roles: roles.iter().map(|r| r.to_string()).collect(),
             connectors: connectors.iter().map(|c| c.to_string()).collect(),
         }

@@ -47,6 +47,7 @@ static CLIENT_SETTINGS: LazyLock<Vec<ClientSettings>> = LazyLock::new(|| {
         .map(|(id, secret, roles, connectors)| ClientSettings {
             id: id.to_string(),
             secret_hash: sharetoken::auth::hash_secret(secret),
+            secret_hash_file: None,
             roles: roles.iter().map(|r| r.to_string()).collect(),
             connectors: connectors.iter().map(|c| c.to_string()).collect(),
         })
