@@ -73,9 +73,7 @@ pub(crate) struct TokenDetails {
     responses(
         (status = 200, description = "The token", body = Success<TokenDetails>),
         (status = 404, description = "No token with this id", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid access token", body = super::openapi::ErrorBody),
-        (status = 403, description = "The client lacks the admin role", body = super::openapi::ErrorBody),
-        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+        super::openapi::AdminErrors,
     )
 )]
 pub async fn token_details(
@@ -108,9 +106,7 @@ pub async fn token_details(
     responses(
         (status = 200, description = "The revoked token", body = Success<TokenView>),
         (status = 404, description = "No token with this id", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid access token", body = super::openapi::ErrorBody),
-        (status = 403, description = "The client lacks the admin role", body = super::openapi::ErrorBody),
-        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+        super::openapi::AdminErrors,
     )
 )]
 /// `POST /admin/v1/tokens/{jti}/revoke`
@@ -238,9 +234,7 @@ pub(crate) struct BulkAnswer {
         (status = 200, description = "The watermark now in force", body = Success<BulkAnswer>),
         (status = 400, description = "Malformed request", body = super::openapi::ErrorBody),
         (status = 413, description = "Body over the limit", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid access token", body = super::openapi::ErrorBody),
-        (status = 403, description = "The client lacks the admin role", body = super::openapi::ErrorBody),
-        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+        super::openapi::AdminErrors,
     )
 )]
 pub async fn revoke_in_bulk(
@@ -364,9 +358,7 @@ pub(crate) struct TokenPage {
     responses(
         (status = 200, description = "A page of tokens", body = Success<TokenPage>),
         (status = 400, description = "Malformed query", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid access token", body = super::openapi::ErrorBody),
-        (status = 403, description = "The client lacks the admin role", body = super::openapi::ErrorBody),
-        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+        super::openapi::AdminErrors,
     )
 )]
 pub async fn list_tokens(
@@ -424,9 +416,7 @@ pub(crate) struct AuditPage {
     responses(
         (status = 200, description = "Audit events", body = Success<AuditPage>),
         (status = 400, description = "Malformed query", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid access token", body = super::openapi::ErrorBody),
-        (status = 403, description = "The client lacks the admin role", body = super::openapi::ErrorBody),
-        (status = 503, description = "The token store is unavailable", body = super::openapi::ErrorBody),
+        super::openapi::AdminErrors,
     )
 )]
 pub async fn audit_log(

@@ -17,6 +17,21 @@ pub struct ErrorBody {
     res_msg: String,
 }
 
+/// The error answers every admin endpoint can give, besides its own.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // documents answers of api::error
+pub enum AdminErrors {
+    /// No valid access token
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The client lacks the admin role
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// The token store is unavailable
+    #[response(status = 503)]
+    StoreUnavailable(ErrorBody),
+}
+
 /// OAuth 2 client credentials (RFC 6749 §4.4). The id and secret may
 /// instead come as HTTP Basic authentication, with only `grant_type` in
 /// the form.
