@@ -818,10 +818,25 @@ async fn l1_tokens_sent_in_unexpected_places_are_neither_echoed_nor_logged() {
         found.extend(leaks(&format!("{method} {path}: body"), &body, &secrets));
     }
 
+    // Client credentials wrongly sent in the token endpoint's URL.
+    let client_secret = served.demo_secret();
+    let query = format!(
+        "{OAUTH}?grant_type=client_credentials&client_id={DEMO_CLIENT_ID}&client_secret={client_secret}"
+    );
+    let post = served.http.post(served.url(&query)).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::BAD_REQUEST);
+    let get = served.http.get(served.url(&query)).send().await.unwrap();
+    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
+
     let logs = served.stop();
     assert!(logs.contains("/admin/v1/tokens"), "{logs}");
+    assert!(logs.contains("client_secret=REDACTED"), "{logs}");
     for line in logs.lines() {
         found.extend(leaks("server log line", line, &secrets));
+        // The start banner prints the demo secret once; nothing else may.
+        if line.contains(&client_secret) && !line.trim_start().starts_with("demo client:") {
+            found.push(format!("the client secret leaked: {line}"));
+        }
     }
     assert!(found.is_empty(), "{}", found.join("\n"));
 }

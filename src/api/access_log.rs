@@ -145,13 +145,28 @@ fn redact_path(path: &str) -> String {
         .join("/")
 }
 
+/// Query parameters whose values are secrets whatever they look like: the
+/// share token, and credentials a client may wrongly put in a URL (an
+/// OAuth client secret or access token sent as a query).
+const SECRET_PARAMETERS: [&str; 6] = [
+    "sharetoken",
+    "client_secret",
+    "access_token",
+    "access-token",
+    "password",
+    "secret",
+];
+
 fn redact_pair(pair: &str) -> String {
     let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
     if looks_secret(name) {
         return REDACTED.to_owned();
     }
-    let decoded_name = percent_decode_str(name).decode_utf8_lossy();
-    if decoded_name.eq_ignore_ascii_case("shareToken") || looks_secret(value) {
+    let decoded_name = percent_decode_str(&name.replace('+', " "))
+        .decode_utf8_lossy()
+        .trim()
+        .to_ascii_lowercase();
+    if SECRET_PARAMETERS.contains(&decoded_name.as_str()) || looks_secret(value) {
         format!("{name}={REDACTED}")
     } else {
         pair.to_owned()
@@ -184,6 +199,9 @@ mod tests {
             "/x?share%54oken=abc",
             "/healthz?v4.local.abc",
             "/x?object=a&v4.local.abc=1",
+            "/baas/auth/v1.0/oauth2/token?client_id=demo&client_secret=abc",
+            "/baas/auth/v1.0/oauth2/token?CLIENT%5FSECRET=abc",
+            "/x?access_token=abc&password=abc",
         ] {
             let line = redact_request_line("GET", uri);
             assert!(

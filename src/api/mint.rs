@@ -81,11 +81,12 @@ pub async fn mint_share_token(
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let request = MintRequest::from_json(&body)?;
 
+    let issued_at = first_second_not_revoked(&state, &connector, &client.id).await?;
     let claims = ShareClaims::new(
         &client.id,
         connector,
         request.scope,
-        state.clock.now(),
+        issued_at,
         request.timeout_minutes,
     );
     let token = claims.seal(&state.keys);
@@ -122,4 +123,32 @@ pub async fn mint_share_token(
         issued_at: to_rfc3339(claims.issued_at),
         expires_at: to_rfc3339(claims.expires_at),
     })))
+}
+
+/// The issue time for a new token: now, unless a bulk revocation covers
+/// now. Tokens carry whole seconds, so a revocation "before now" covers the
+/// rest of its second too, and a token minted in that second would be
+/// handed out already revoked. Then the mint waits for the watermark's
+/// second (at most about one second: a watermark is never in the future
+/// by more than that, bar clock skew between instances).
+async fn first_second_not_revoked(
+    state: &AppState,
+    connector: &ConnectorId,
+    client: &str,
+) -> Result<i64, ApiError> {
+    let connector = connector.to_string();
+    let covered = |marks: &crate::store::Watermarks, now| marks.covers(&connector, client, now);
+    let marks = state.store.watermarks().await?;
+    let mut now = state.clock.now();
+    let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    while covered(&marks, now) && tokio::time::Instant::now() < give_up {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        now = state.clock.now();
+    }
+    if covered(&marks, now) {
+        log::warn!(
+            "a bulk revocation of {connector} or {client} lies ahead of this clock: the token is issued revoked"
+        );
+    }
+    Ok(now)
 }

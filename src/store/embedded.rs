@@ -365,7 +365,13 @@ impl TokenStore for EmbeddedStore {
     }
 
     async fn watermarks(&self) -> Result<Watermarks, StoreError> {
-        self.blocking(read_watermarks).await
+        // From memory, like the revocation check (every mint asks).
+        Ok(self
+            .revocations
+            .read()
+            .map_err(unavailable)?
+            .watermarks
+            .clone())
     }
 
     async fn token(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {

@@ -294,3 +294,40 @@ async fn a_page_size_outside_1_to_1000_is_refused_not_silently_changed() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_token_minted_in_the_second_of_a_bulk_revocation_is_not_handed_out_revoked() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "k", "kept");
+    let body = json!({"shareType": 0, "key": "k", "timeoutInMinutes": 30});
+    let (before, _) = app.mint(LOCAL, body.clone()).await;
+    let response = app.bulk(json!({"client": SHARER})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    // "Now" covers the whole current second: tokens carry whole seconds.
+    assert_eq!(answer["result"]["revokedBefore"], "2026-12-03T00:00:01Z");
+
+    // Minted in that second: the mint waits for the next one (here the
+    // test's clock, moved on while the mint waits).
+    let clock = app.clock.clone();
+    let ticker = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        clock.advance(1);
+    });
+    let response = app.mint_raw(SHARER, LOCAL, &body.to_string()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let minted: Value = response.json().await.unwrap();
+    ticker.await.unwrap();
+    assert_eq!(minted["result"]["issuedAt"], "2026-12-03T00:00:01Z");
+    assert_eq!(minted["result"]["expiresAt"], "2026-12-03T00:30:01Z");
+    let after = minted["result"]["shareToken"].as_str().unwrap();
+
+    let refused = app.view("k", &before).await;
+    assert_eq!(
+        assert_error(refused, StatusCode::UNAUTHORIZED).await,
+        "ST.ShareTokenRevoked"
+    );
+    let served = app.view("k", after).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.text().await.unwrap(), "kept");
+}
