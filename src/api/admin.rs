@@ -65,7 +65,7 @@ pub(crate) struct TokenDetails {
 
 /// One token's record and audit trail
 #[utoipa::path(
-    get,
+    method(get, head),
     path = "/admin/v1/tokens/{jti}",
     tag = "admin",
     params(("jti" = String, Path, description = "The token id")),
@@ -350,7 +350,7 @@ pub(crate) struct TokenPage {
 
 /// List issued tokens, filtered, by pages
 #[utoipa::path(
-    get,
+    method(get, head),
     path = "/admin/v1/tokens",
     tag = "admin",
     params(ListQuery),
@@ -408,7 +408,7 @@ pub(crate) struct AuditPage {
 
 /// The audit log, oldest first
 #[utoipa::path(
-    get,
+    method(get, head),
     path = "/admin/v1/audit",
     tag = "admin",
     params(AuditQuery),

@@ -3,6 +3,7 @@
 mod access_log;
 mod admin;
 mod caller;
+mod cors;
 pub mod error;
 mod mint;
 mod oauth;
@@ -57,23 +58,32 @@ pub const OAUTH_TOKEN_PATH: &str = "/baas/auth/v1.0/oauth2/token";
 
 /// Registers every route. The app's default service answers 404 in our
 /// error body; each resource answers 405, with `Allow`, for other methods.
+/// Every GET also answers HEAD (RFC 9110 §9.3.2: same headers, no body).
 pub fn routes(cfg: &mut ServiceConfig) {
     let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
     cfg.service(
         resource(OAUTH_TOKEN_PATH, "POST").route(web::post().to(oauth::issue_access_token)),
     )
     .service(resource(MINT_PATH, "POST").route(web::post().to(mint::mint_share_token)))
-    .service(resource(VIEW_PATH, "GET, HEAD").route(get_or_head().to(view::view_shared_object)))
-    .service(resource("/admin/v1/tokens", "GET").route(web::get().to(admin::list_tokens)))
-    .service(resource("/admin/v1/tokens/{jti}", "GET").route(web::get().to(admin::token_details)))
+    .service(
+        resource(VIEW_PATH, "GET, HEAD, OPTIONS")
+            .wrap(cors::view_headers())
+            .route(get_or_head().to(view::view_shared_object))
+            .route(web::route().guard(guard::Options()).to(cors::preflight)),
+    )
+    .service(resource("/admin/v1/tokens", "GET, HEAD").route(get_or_head().to(admin::list_tokens)))
+    .service(
+        resource("/admin/v1/tokens/{jti}", "GET, HEAD")
+            .route(get_or_head().to(admin::token_details)),
+    )
     .service(
         resource("/admin/v1/tokens/{jti}/revoke", "POST")
             .route(web::post().to(admin::revoke_token)),
     )
     .service(resource("/admin/v1/revocations", "POST").route(web::post().to(admin::revoke_in_bulk)))
-    .service(resource("/admin/v1/audit", "GET").route(web::get().to(admin::audit_log)))
-    .service(resource("/metrics", "GET").route(web::get().to(metrics)))
-    .service(resource("/openapi.json", "GET").route(web::get().to(openapi::document)))
+    .service(resource("/admin/v1/audit", "GET, HEAD").route(get_or_head().to(admin::audit_log)))
+    .service(resource("/metrics", "GET, HEAD").route(get_or_head().to(metrics)))
+    .service(resource("/openapi.json", "GET, HEAD").route(get_or_head().to(openapi::document)))
     .service(resource("/readyz", "GET, HEAD").route(get_or_head().to(readiness)))
     .service(resource("/healthz", "GET, HEAD").route(get_or_head().to(health)));
 }
@@ -98,7 +108,7 @@ async fn health() -> HttpResponse {
 
 /// Prometheus metrics (OpenMetrics text)
 #[utoipa::path(
-    get,
+    method(get, head),
     path = "/metrics",
     tag = "operations",
     responses((status = 200, description = "The metrics", content_type = "application/openmetrics-text", body = String))

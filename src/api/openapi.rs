@@ -88,6 +88,7 @@ impl Modify for SecuritySchemes {
         super::oauth::issue_access_token,
         super::mint::mint_share_token,
         super::view::view_shared_object,
+        super::cors::preflight,
         super::admin::list_tokens,
         super::admin::token_details,
         super::admin::revoke_token,
@@ -110,7 +111,7 @@ pub struct ApiDoc;
 
 /// This document
 #[utoipa::path(
-    get,
+    method(get, head),
     path = "/openapi.json",
     tag = "operations",
     responses((status = 200, description = "The OpenAPI 3 document", content_type = "application/json", body = Object))

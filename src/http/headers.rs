@@ -51,13 +51,22 @@ fn is_generic_binary(content_type: &str) -> bool {
 }
 
 /// The name a `download=<name>` asks for, made safe to offer: its last
-/// path segment, with control and bidirectional-override characters
-/// replaced (a name cannot pose as another, e.g. `txt.exe` shown as
-/// `exe.txt`). `None` when nothing usable is left.
+/// path segment, cleaned as [`safe_file_name`]. `None` when nothing usable
+/// is left.
 pub fn download_name(requested: &str) -> Option<String> {
     let last = requested.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last
-        .chars()
+    let cleaned = safe_file_name(last);
+    match cleaned.trim() {
+        "" | "." | ".." => None,
+        _ => Some(cleaned),
+    }
+}
+
+/// A file name to offer a browser: control and bidirectional-override
+/// characters become `_`, so that no name can pose as another (`txt.exe`
+/// shown as `exe.txt`). Applied to every name, the key's own included.
+pub fn safe_file_name(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
                 '_'
@@ -65,11 +74,7 @@ pub fn download_name(requested: &str) -> Option<String> {
                 c
             }
         })
-        .collect();
-    match cleaned.trim() {
-        "" | "." | ".." => None,
-        _ => Some(cleaned),
-    }
+        .collect()
 }
 
 /// Whether a browser could run script from a body of this type: HTML, XML
@@ -101,19 +106,22 @@ pub fn is_active_content(content_type: &str) -> bool {
 /// `Content-Disposition` in the RFC 6266 form: an ASCII `filename=` that
 /// cannot break the header, plus `filename*=UTF-8''…` with the real name.
 pub fn content_disposition(file_name: &str, attachment: bool) -> String {
+    let file_name = safe_file_name(file_name);
     format!(
         "{}; filename=\"{}\"; filename*=UTF-8''{}",
         if attachment { "attachment" } else { "inline" },
-        ascii_fallback(file_name),
-        utf8_percent_encode(file_name, NOT_ATTR_CHAR)
+        ascii_fallback(&file_name),
+        utf8_percent_encode(&file_name, NOT_ATTR_CHAR)
     )
 }
 
-/// Printable ASCII except `"` and `\`; everything else becomes `_`.
+/// Printable ASCII except `"`, `\` and `%`; everything else becomes `_`.
+/// (RFC 6266 appendix D: some browsers percent-decode `filename=`, so a
+/// `%41` in it could be saved as `A`.)
 fn ascii_fallback(name: &str) -> String {
     name.chars()
         .map(|c| match c {
-            ' '..='~' if c != '"' && c != '\\' => c,
+            ' '..='~' if !matches!(c, '"' | '\\' | '%') => c,
             _ => '_',
         })
         .collect()
@@ -137,9 +145,21 @@ mod tests {
         let header = content_disposition("a\"b\\c\r\nSet-Cookie: x=1", true);
         assert_eq!(
             header,
-            "attachment; filename=\"a_b_c__Set-Cookie: x=1\"; filename*=UTF-8''a%22b%5Cc%0D%0ASet-Cookie%3A%20x%3D1"
+            "attachment; filename=\"a_b_c__Set-Cookie: x=1\"; filename*=UTF-8''a%22b%5Cc__Set-Cookie%3A%20x%3D1"
         );
         assert!(actix_web::http::header::HeaderValue::from_str(&header).is_ok());
+    }
+
+    #[test]
+    fn the_keys_own_name_cannot_pose_as_another_nor_be_decoded_twice() {
+        assert_eq!(
+            content_disposition("evil\u{202E}txt.exe", false),
+            "inline; filename=\"evil_txt.exe\"; filename*=UTF-8''evil_txt.exe"
+        );
+        assert_eq!(
+            content_disposition("50%41.txt", false),
+            "inline; filename=\"50_41.txt\"; filename*=UTF-8''50%2541.txt"
+        );
     }
 
     #[test]

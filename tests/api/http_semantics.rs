@@ -242,6 +242,16 @@ async fn h9_file_names_use_rfc_6266_and_cannot_inject_headers() {
             "q/back\\slash.txt",
             "inline; filename=\"back_slash.txt\"; filename*=UTF-8''back%5Cslash.txt",
         ),
+        // A bidirectional override cannot make "txt.exe" show as "exe.txt".
+        (
+            "q/invoice\u{202E}txt.exe",
+            "inline; filename=\"invoice_txt.exe\"; filename*=UTF-8''invoice_txt.exe",
+        ),
+        // Some browsers decode `filename=`: no `%` in it.
+        (
+            "q/50%41.txt",
+            "inline; filename=\"50_41.txt\"; filename*=UTF-8''50%2541.txt",
+        ),
     ];
     for (key, expected) in cases {
         app.put(LOCAL, key, "x");
@@ -497,5 +507,79 @@ async fn a_directory_is_not_an_object() {
     assert_eq!(
         assert_error(response, StatusCode::NOT_FOUND).await,
         "ST.ObjectNotFound"
+    );
+}
+
+#[tokio::test]
+async fn a_shared_object_can_be_read_from_another_origin_and_nothing_else_can() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "v/clip.mp4", vec![7u8; 1000]);
+    let token = app.share_files(&["v/clip.mp4"]).await;
+    let origin = "https://app.example";
+
+    // The preflight a page's fetch() with a Range header sends first.
+    let preflight = app
+        .view_request(reqwest::Method::OPTIONS, "v/clip.mp4", &token)
+        .header("origin", origin)
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "range")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    let headers = preflight.headers();
+    assert_eq!(header(headers, "access-control-allow-origin"), "*");
+    assert_eq!(header(headers, "access-control-allow-methods"), "GET, HEAD");
+    assert!(header(headers, "access-control-allow-headers").starts_with("Range, If-Range"));
+    assert_eq!(header(headers, "access-control-max-age"), "86400");
+    assert!(headers.get("access-control-allow-credentials").is_none());
+
+    let ranged = app
+        .view_request(reqwest::Method::GET, "v/clip.mp4", &token)
+        .header("origin", origin)
+        .header("range", "bytes=0-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(header(ranged.headers(), "access-control-allow-origin"), "*");
+    let exposed = header(ranged.headers(), "access-control-expose-headers");
+    for name in ["Content-Range", "Content-Disposition", "ETag"] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
+    assert_eq!(&ranged.bytes().await.unwrap()[..], &[7u8, 7]);
+
+    // A page can read why a link failed, too.
+    let refused = app
+        .view_request(reqwest::Method::GET, "v/clip.mp4", "v4.local.nope")
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(refused.headers(), "access-control-allow-origin"),
+        "*"
+    );
+    assert_eq!(
+        assert_error(refused, StatusCode::UNAUTHORIZED).await,
+        "ST.ShareTokenInvalid"
+    );
+
+    // Minting is for servers: no CORS there.
+    let mint = app
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            app.mint_url("objectstorageproxy", "local"),
+        )
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(mint.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(
+        assert_error(mint, StatusCode::METHOD_NOT_ALLOWED).await,
+        "ST.MethodNotAllowed"
     );
 }

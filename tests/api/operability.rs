@@ -167,3 +167,44 @@ async fn readyz_reports_the_store_and_each_connector() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn every_get_endpoint_answers_head_alike_with_no_body() {
+    let app = spawn_app().await;
+    let admin = app.access_token(ADMIN).await;
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/admin/v1/tokens",
+        "/admin/v1/audit",
+    ] {
+        let url = format!("{}{path}", app.address);
+        let get = app
+            .http
+            .get(&url)
+            .header("access-token", &admin)
+            .send()
+            .await
+            .unwrap();
+        let head = app
+            .http
+            .head(&url)
+            .header("access-token", &admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(get.status(), StatusCode::OK, "GET {path}");
+        assert_eq!(head.status(), StatusCode::OK, "HEAD {path}");
+        assert_eq!(
+            head.headers()["content-type"],
+            get.headers()["content-type"],
+            "{path}"
+        );
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has a body"
+        );
+    }
+}
