@@ -56,7 +56,7 @@ pub enum ApiError {
     #[error("the share token does not cover this object")]
     OutOfScope,
     /// 404: no such connector.
-    #[error("no connector {0} is configured")]
+    #[error("no connector '{0}' is configured")]
     ConnectorNotFound(String),
     /// 404: the object does not exist.
     #[error("the object does not exist")]
@@ -78,7 +78,7 @@ pub enum ApiError {
     PayloadTooLarge,
     /// 429: too many OAuth token requests from this address or for this
     /// client; retry after the given number of seconds.
-    #[error("too many token requests; retry in {0} seconds")]
+    #[error("too many token requests; retry after {0} s (Retry-After)")]
     TooManyRequests(u64),
     /// 416: the requested range lies outside the object.
     #[error("the requested range is not satisfiable")]

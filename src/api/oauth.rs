@@ -43,6 +43,22 @@ fn parse_form(body: &[u8]) -> Result<Credentials, ApiError> {
     Ok(creds)
 }
 
+/// RFC 6749 §4.4.2: the request is a form. A body without a type is read
+/// as one too (some clients do not label it); JSON or anything else is not.
+fn is_form_or_unlabelled(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim();
+    essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+}
+
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
@@ -90,6 +106,12 @@ pub async fn issue_access_token(
             state.metrics.oauth_throttled("address");
             too_many(wait)
         })?;
+    }
+    if !is_form_or_unlabelled(req.headers()) {
+        return Err(ApiError::BadRequest(
+            "the token request must be a form (Content-Type: application/x-www-form-urlencoded)"
+                .into(),
+        ));
     }
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let mut creds = parse_form(&body)?;

@@ -261,3 +261,38 @@ async fn an_unknown_client_costs_as_much_time_as_a_wrong_secret() {
         "unknown client {unknown_client:.4}s vs wrong secret {wrong_secret:.4}s"
     );
 }
+
+#[tokio::test]
+async fn a_json_token_request_is_told_to_send_a_form() {
+    let app = spawn_app().await;
+    let url = format!("{}{TOKEN_PATH}", app.address);
+    let json = serde_json::json!({
+        "grant_type": "client_credentials",
+        "client_id": SHARER,
+        "client_secret": secret_of(SHARER),
+    });
+    let response = app.http.post(&url).json(&json).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["resCode"], "ST.BadRequest");
+    assert_eq!(
+        body["resMsg"],
+        "the token request must be a form (Content-Type: application/x-www-form-urlencoded)"
+    );
+    // The same fields as a form, labelled with a charset or not labelled.
+    let form = format!(
+        "grant_type=client_credentials&client_id={SHARER}&client_secret={}",
+        secret_of(SHARER)
+    );
+    for content_type in [
+        Some("application/x-www-form-urlencoded; charset=UTF-8"),
+        None,
+    ] {
+        let mut request = app.http.post(&url).body(form.clone());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{content_type:?}");
+    }
+}
