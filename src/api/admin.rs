@@ -245,11 +245,12 @@ pub async fn revoke_in_bulk(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&state, Role::Admin)?;
     let body = read_body(&req, payload, state.max_body_bytes).await?;
-    let request: BulkRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "the body must be {{\"connector\"|\"client\"|\"issuedBefore\": …}}: {e}"
-        ))
-    })?;
+    let shape = "the body must be {\"connector\"|\"client\"|\"issuedBefore\": …}";
+    if !serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v.is_object()) {
+        return Err(ApiError::BadRequest(format!("{shape}, a JSON object")));
+    }
+    let request: BulkRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("{shape}: {e}")))?;
     let now = state.clock.now();
     let (scope, label) = match (&request.connector, &request.client) {
         (Some(_), Some(_)) => {

@@ -246,8 +246,14 @@ pub(crate) async fn read_body(
 
 /// Query strings that do not fit a handler's type answer in our body.
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err, _| ApiError::BadRequest(format!("bad query: {err}")).into())
+    web::QueryConfig::default().error_handler(|err, _| {
+        // serde_urlencoded's own words, without actix's prefix.
+        let text = err.to_string();
+        let cause = text
+            .strip_prefix("Query deserialize error: ")
+            .unwrap_or(&text);
+        ApiError::BadRequest(format!("bad query: {cause}")).into()
+    })
 }
 
 /// Path segments that do not fit a handler's type answer in our body.

@@ -331,3 +331,31 @@ async fn a_token_minted_in_the_second_of_a_bulk_revocation_is_not_handed_out_rev
     assert_eq!(served.status(), StatusCode::OK);
     assert_eq!(served.text().await.unwrap(), "kept");
 }
+
+#[tokio::test]
+async fn admin_input_errors_say_what_is_wrong_in_the_callers_terms() {
+    let app = spawn_app().await;
+    for body in [json!([]), json!("all"), json!(1)] {
+        let response = app.bulk(body.clone()).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            answer["resMsg"],
+            "the body must be {\"connector\"|\"client\"|\"issuedBefore\": …}, a JSON object",
+            "{body}"
+        );
+    }
+    let response = app
+        .admin(
+            reqwest::Method::GET,
+            "/admin/v1/tokens?state=sleeping",
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["resMsg"],
+        "bad query: unknown variant `sleeping`, expected one of `active`, `revoked`, `expired`"
+    );
+}
