@@ -126,13 +126,13 @@ async fn a_405_says_which_methods_are_allowed() {
         (
             reqwest::Method::DELETE,
             format!("{}{VIEW}", app.address),
-            "GET, HEAD",
+            "GET, HEAD, OPTIONS",
         ),
         (reqwest::Method::GET, app.mint_url(LOCAL.0, LOCAL.1), "POST"),
         (
             reqwest::Method::PUT,
             format!("{}/admin/v1/tokens", app.address),
-            "GET",
+            "GET, HEAD",
         ),
         (
             reqwest::Method::POST,
