@@ -17,8 +17,10 @@ use crate::audit::AuditEvent;
 use crate::clock::UnixSeconds;
 use crate::token::ShareClaims;
 
-/// Memory redb may use to cache pages.
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
+/// Memory redb may use to cache pages. Views never read redb (revocations
+/// are answered from memory) and mints only append, so a small cache
+/// costs little; its default (1 GiB) would dominate resident memory.
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The layout version this code writes (see `migrations/README.md`).
 pub const EMBEDDED_LAYOUT: u64 = 1;
