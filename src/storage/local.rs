@@ -7,12 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::ObjectStore;
-use tokio::io::AsyncReadExt;
-use tokio_util::io::ReaderStream;
 
 use super::{ByteStream, ConnectorId, StorageError};
 
@@ -27,7 +25,7 @@ pub(crate) struct LocalBackend {
 /// pool serves the request.
 const READ_WHOLE_UP_TO: u64 = 64 * 1024;
 /// Larger objects stream in chunks of this size.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 128 * 1024;
 
 /// An opened file: what the view needs to decide, and the bytes to send.
 #[derive(Debug)]
@@ -150,24 +148,56 @@ impl OpenedFile {
                 let start = (range.start as usize).min(end);
                 futures_util::stream::once(async move { Ok(bytes.slice(start..end)) }).boxed()
             }
-            Body::File(mut file) => {
-                let length = range.end - range.start;
-                futures_util::stream::once(async move {
-                    let file = tokio::task::spawn_blocking(move || {
-                        file.seek(SeekFrom::Start(range.start)).map(|_| file)
-                    })
-                    .await
-                    .map_err(std::io::Error::other)??;
-                    let reader = tokio::fs::File::from_std(file).take(length);
-                    Ok::<_, std::io::Error>(ReaderStream::with_capacity(reader, CHUNK))
+            Body::File(file) => {
+                // Each chunk is read by one blocking call straight into the
+                // buffer that is sent: one buffer and no copy per chunk.
+                let reading = Arc::new(Mutex::new(file));
+                let first = range.start;
+                futures_util::stream::try_unfold(range, move |left| {
+                    let reading = Arc::clone(&reading);
+                    async move {
+                        if left.is_empty() {
+                            return Ok(None);
+                        }
+                        let want = (left.end - left.start).min(CHUNK as u64);
+                        let start = left.start;
+                        // Reads follow each other: only the first seeks.
+                        let seek = (start == first).then_some(start);
+                        let chunk = tokio::task::spawn_blocking(move || {
+                            read_chunk(&mut reading.lock().expect("not poisoned"), seek, want)
+                        })
+                        .await
+                        .map_err(|_| StorageError::Changed)??;
+                        Ok(Some((chunk, start + want..left.end)))
+                    }
                 })
-                .try_flatten()
-                .map_err(|_| StorageError::Changed)
                 .boxed()
             }
             Body::Taken => futures_util::stream::once(async { Err(StorageError::Changed) }).boxed(),
         }
     }
+}
+
+/// The next `want` bytes of `file` (from `seek`, when given); a file that
+/// has become shorter than promised is `Changed` (the answer's length is
+/// already sent).
+fn read_chunk(
+    file: &mut std::fs::File,
+    seek: Option<u64>,
+    want: u64,
+) -> Result<Bytes, StorageError> {
+    if let Some(start) = seek {
+        file.seek(SeekFrom::Start(start))
+            .map_err(|_| StorageError::Changed)?;
+    }
+    let mut chunk = Vec::with_capacity(want as usize);
+    file.take(want)
+        .read_to_end(&mut chunk)
+        .map_err(|_| StorageError::Changed)?;
+    if chunk.len() as u64 != want {
+        return Err(StorageError::Changed);
+    }
+    Ok(Bytes::from(chunk))
 }
 
 /// object_store keeps local names ending in `#` and digits for its own
