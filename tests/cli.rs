@@ -1044,6 +1044,39 @@ fn a_client_secret_hash_can_come_from_a_file() {
     );
 }
 
+#[tokio::test]
+async fn text_access_lines_carry_the_request_id_and_the_token_id() {
+    let mut served = Served::start().await;
+    let access = served.access_token().await;
+    let (token, jti) = served.mint(("access-token", access), SAMPLE_KEY).await;
+    let answer = served
+        .http
+        .get(served.view_url(SAMPLE_KEY, &token))
+        .header("x-request-id", "trace-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !served.stderr().contains("request_id=trace-42") {
+        assert!(Instant::now() < deadline, "{}", served.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let logs = served.stop();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("request_id=trace-42"))
+        .unwrap();
+    assert!(line.contains("shareToken=REDACTED\" 200 "), "{line}");
+    assert!(line.ends_with(&format!("token_id={jti}")), "{line}");
+    // A request about no token says so.
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("POST /baas/auth/v1.0/oauth2/token") && l.ends_with("token_id=-")),
+        "{logs}"
+    );
+}
+
 #[test]
 fn help_documents_every_command() {
     let output = run(&["--help"], &[], b"");

@@ -82,9 +82,16 @@ fn json_text(text: &str) -> String {
 
 pub fn access_logger(format: LogFormat) -> Logger {
     let logger = match format {
-        LogFormat::Text => Logger::new(r#"%a "%{request_line}xi" %s %b %Dms "%{user_agent}xi""#)
-            .custom_request_replace("request_line", request_line)
-            .custom_request_replace("user_agent", user_agent),
+        // Request and token ids (plain characters only) tie a line to the
+        // answer's X-Request-Id and to the audit log.
+        LogFormat::Text => Logger::new(concat!(
+            r#"%a "%{request_line}xi" %s %b %Dms "%{user_agent}xi" "#,
+            "request_id=%{request_id}xo token_id=%{token_id}xo"
+        ))
+        .custom_request_replace("request_line", request_line)
+        .custom_request_replace("user_agent", user_agent)
+        .custom_response_replace("request_id", |res| extension(res, |RequestId(id)| id))
+        .custom_response_replace("token_id", |res| extension(res, |TokenId(id)| id)),
         // One JSON object a line; every custom value is escaped.
         LogFormat::Json => Logger::new(concat!(
             r#"{"ts":"%{ts}xi","type":"access","request_id":"%{request_id}xo","#,
