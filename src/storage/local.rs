@@ -2,6 +2,7 @@
 
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::ops::Range;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -98,16 +99,24 @@ fn open_inside(root: &FsPath, file: &FsPath, id: &ConnectorId) -> Result<OpenedF
             }
         }
     };
-    let real = std::fs::canonicalize(file).map_err(missing)?;
+    // NOTE: open first, then ask where the opened file really is. Checking
+    // the path before opening it would race with a rename that swaps a
+    // symbolic link in between. O_NONBLOCK: opening a FIFO must not wait
+    // for a writer (it is refused below as not a file).
+    let mut handle = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(file)
+        .map_err(missing)?;
+    let meta = handle.metadata().map_err(missing)?;
+    if !meta.is_file() {
+        return Err(StorageError::NotFound);
+    }
+    let real = opened_path(&handle).map_err(missing)?;
     if !real.starts_with(root) {
         log::warn!(
             "connector {id}: refused a key whose file lies outside the directory (symbolic link)"
         );
-        return Err(StorageError::NotFound);
-    }
-    let mut handle = std::fs::File::open(&real).map_err(missing)?;
-    let meta = handle.metadata().map_err(missing)?;
-    if !meta.is_file() {
         return Err(StorageError::NotFound);
     }
     let size = meta.len();
@@ -125,6 +134,14 @@ fn open_inside(root: &FsPath, file: &FsPath, id: &ConnectorId) -> Result<OpenedF
         last_modified,
         body: Mutex::new(body),
     })
+}
+
+/// Where an open file really is, every link resolved: Linux names it in
+/// `/proc/self/fd`. This is the file that will be read, whatever happens
+/// to its path afterwards.
+fn opened_path(file: &std::fs::File) -> std::io::Result<PathBuf> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 /// The ETag object_store gives local files: inode, mtime (µs) and size.

@@ -1,5 +1,7 @@
 //! Cases H1–H9 and the other file-serving rules of DESIGN §1.
 
+use std::time::Duration;
+
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 
@@ -463,6 +465,82 @@ async fn symbolic_links_out_of_the_directory_are_not_followed() {
         app.view("alias.txt", &token).await.bytes().await.unwrap(),
         "fine"
     );
+}
+
+#[tokio::test]
+async fn a_symbolic_link_swapped_in_while_views_run_is_never_followed_out() {
+    let app = spawn_app().await;
+    let outside = app.scratch().join("outside-secret.txt");
+    std::fs::write(&outside, "secret").unwrap();
+    app.put(LOCAL, "race/plain.txt", "plain");
+    let objects = app.object_file(LOCAL, "race");
+    let (token, _) = app
+        .mint(
+            LOCAL,
+            serde_json::json!({"shareType": 1, "key": "race/", "timeoutInMinutes": 5}),
+        )
+        .await;
+    // Swap race/x between a regular file and a link out of the directory,
+    // as an uploader or a sync job could, while views of it run.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (file, link, target) = (
+                objects.join(".file"),
+                objects.join(".link"),
+                objects.join("x"),
+            );
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::fs::write(&file, "plain").unwrap();
+                std::fs::rename(&file, &target).unwrap();
+                let _ = std::fs::remove_file(&link);
+                std::os::unix::fs::symlink(&outside, &link).unwrap();
+                std::fs::rename(&link, &target).unwrap();
+            }
+        })
+    };
+    let mut served = 0;
+    for _ in 0..400 {
+        let response = app.view("race/x", &token).await;
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        assert_ne!(&body[..], b"secret", "the link was followed");
+        if status == StatusCode::OK {
+            assert_eq!(&body[..], b"plain");
+            served += 1;
+        } else {
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert!(served > 0, "the regular file was never served");
+}
+
+#[tokio::test]
+async fn a_fifo_is_not_an_object_and_never_blocks_a_view() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "pipes/plain.txt", "plain");
+    let fifo = app.object_file(LOCAL, "pipes/fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let token = app.share_files(&["pipes/fifo", "pipes/plain.txt"]).await;
+    // More than the blocking threads there are: none may be held by the FIFO.
+    for _ in 0..40 {
+        let response = tokio::time::timeout(Duration::from_secs(5), app.view("pipes/fifo", &token))
+            .await
+            .expect("a FIFO answers at once");
+        assert_eq!(
+            assert_error(response, StatusCode::NOT_FOUND).await,
+            "ST.ObjectNotFound"
+        );
+    }
+    let response = app.view("pipes/plain.txt", &token).await;
+    assert_eq!(response.text().await.unwrap(), "plain");
 }
 
 #[tokio::test]
