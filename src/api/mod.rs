@@ -9,6 +9,7 @@ mod mint;
 mod oauth;
 pub mod openapi;
 pub mod rate_limit;
+mod revocation_watch;
 mod view;
 
 use std::sync::Arc;

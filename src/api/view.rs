@@ -15,6 +15,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 use futures_util::Stream;
 
+use super::revocation_watch::RevocationWatch;
 use super::{ApiError, AppState};
 use crate::audit::{AuditEvent, AuditKind, AuditSink};
 use crate::http::conditional::{self, Conditions, Outcome, Validators};
@@ -35,8 +36,8 @@ const CACHE_CONTROL: &str = "private, no-cache";
 enum Reply {
     /// Headers only (HEAD, 304).
     Done(HttpResponse),
-    /// Headers, then the object's bytes.
-    Stream(HttpResponseBuilder, ByteStream),
+    /// Headers, then the object's bytes, for the holder of these claims.
+    Stream(HttpResponseBuilder, ByteStream, ShareClaims),
 }
 
 /// Read a shared object
@@ -80,9 +81,16 @@ pub async fn view_shared_object(
             state.audit.record(event);
             Ok(response)
         }
-        Ok(Reply::Stream(mut response, body)) => {
-            let audited =
-                AuditedBody::new(body, event, state.audit.clone(), Arc::clone(&state.metrics));
+        Ok(Reply::Stream(mut response, body, claims)) => {
+            let audited = AuditedBody {
+                inner: body,
+                sent: 0,
+                finished: false,
+                pending: Some((event, state.audit.clone())),
+                metrics: Arc::clone(&state.metrics),
+                watch: RevocationWatch::new(claims, Arc::clone(&state.store)),
+                revoked: false,
+            };
             Ok(response.streaming(audited))
         }
         Err(error) => {
@@ -202,44 +210,53 @@ async fn serve(
         return Ok(Reply::Done(response.streaming(empty)));
     }
     let body = connector.read(&key, &info, bytes).await?;
-    Ok(Reply::Stream(response, body))
+    Ok(Reply::Stream(response, body, claims))
 }
 
-/// The object's bytes on their way out, counted; the view is audited when
-/// the body ends or the client goes away.
+/// The object's bytes on their way out, counted, and cut if the token is
+/// revoked meanwhile; the view is audited when the body ends or the client
+/// goes away.
 struct AuditedBody {
     inner: ByteStream,
     sent: u64,
     finished: bool,
     pending: Option<(AuditEvent, AuditSink)>,
     metrics: Arc<Metrics>,
+    watch: RevocationWatch,
+    revoked: bool,
 }
 
-impl AuditedBody {
-    fn new(inner: ByteStream, event: AuditEvent, sink: AuditSink, metrics: Arc<Metrics>) -> Self {
-        Self {
-            inner,
-            sent: 0,
-            finished: false,
-            pending: Some((event, sink)),
-            metrics,
-        }
-    }
+/// Why a body ended before its promised length.
+#[derive(Debug, thiserror::Error)]
+enum BodyCut {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("the share token was revoked during the download")]
+    Revoked,
 }
 
 impl Stream for AuditedBody {
-    type Item = Result<web::Bytes, StorageError>;
+    type Item = Result<web::Bytes, BodyCut>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        // NOTE: every field is Unpin (the inner stream is boxed).
+        // NOTE: every field is Unpin (the inner stream and the check are boxed).
         let this = self.get_mut();
+        if this.revoked {
+            return Poll::Ready(None);
+        }
+        if this.watch.poll_revoked(cx) {
+            // An error, not an end: the client must not take a cut body
+            // for the whole object (its length was promised).
+            this.revoked = true;
+            return Poll::Ready(Some(Err(BodyCut::Revoked)));
+        }
         let next = this.inner.as_mut().poll_next(cx);
         match &next {
             Poll::Ready(Some(Ok(chunk))) => this.sent += chunk.len() as u64,
             Poll::Ready(None) => this.finished = true,
             _ => {}
         }
-        next
+        next.map(|item| item.map(|chunk| chunk.map_err(BodyCut::from)))
     }
 }
 
@@ -248,7 +265,9 @@ impl Drop for AuditedBody {
         self.metrics.bytes_served(self.sent);
         if let Some((mut event, sink)) = self.pending.take() {
             event.bytes = Some(self.sent);
-            if !self.finished {
+            if self.revoked {
+                event.reason = Some("cut: the token was revoked during the download".into());
+            } else if !self.finished {
                 event.reason =
                     Some("body not completed (client went away or backend failed)".into());
             }

@@ -210,3 +210,59 @@ async fn the_admin_api_lists_and_filters_tokens() {
         "ST.BadRequest"
     );
 }
+
+#[tokio::test]
+async fn a_download_under_way_is_cut_soon_after_its_token_is_revoked() {
+    let app = spawn_app().await;
+    let size = 64 * 1024 * 1024;
+    app.put(LOCAL, "big/film.bin", vec![0x42u8; size]);
+    let body = json!({"shareType": 0, "key": "big/film.bin", "timeoutInMinutes": 30});
+    let (token, jti) = app.mint(LOCAL, body).await;
+    let mut download = app.view("big/film.bin", &token).await;
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(
+        download.headers()["content-length"],
+        size.to_string().as_str()
+    );
+
+    // A reader paced at 8 MiB/s: the whole object would take 8 s.
+    let started = std::time::Instant::now();
+    let pace = |received: usize| {
+        let due = std::time::Duration::from_secs_f64(received as f64 / (8.0 * 1024.0 * 1024.0));
+        due.saturating_sub(started.elapsed())
+    };
+    let mut received = 0usize;
+    while received < 4 * 1024 * 1024 {
+        received += download.chunk().await.unwrap().expect("more bytes").len();
+        tokio::time::sleep(pace(received)).await;
+    }
+    assert_eq!(app.revoke(&jti).await.status(), StatusCode::OK);
+    let revoked_at = std::time::Instant::now();
+    let outcome = loop {
+        match download.chunk().await {
+            Ok(Some(chunk)) => {
+                received += chunk.len();
+                tokio::time::sleep(pace(received)).await;
+            }
+            other => break other,
+        }
+    };
+    assert!(
+        outcome.is_err(),
+        "a cut body is an error, not a clean end ({received} bytes, {:?})",
+        revoked_at.elapsed()
+    );
+    assert!(received < size, "the whole object was sent");
+    // Within the recheck interval (2 s), plus what the sockets held.
+    assert!(
+        revoked_at.elapsed() < std::time::Duration::from_secs(5),
+        "cut after {:?}",
+        revoked_at.elapsed()
+    );
+    // A new request is refused as before.
+    let again = app.view("big/film.bin", &token).await;
+    assert_eq!(
+        assert_error(again, StatusCode::UNAUTHORIZED).await,
+        "ST.ShareTokenRevoked"
+    );
+}
