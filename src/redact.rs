@@ -29,13 +29,21 @@ pub fn looks_secret(text: &str) -> bool {
     if MARKERS.iter().any(|m| lower.contains(m)) {
         return true;
     }
-    if !text.contains('%') {
-        return false;
+    // Decoded up to three times: a token may be percent-encoded twice.
+    let mut text = text.to_owned();
+    for _ in 0..3 {
+        if !text.contains('%') {
+            return false;
+        }
+        text = percent_decode_str(&text.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned();
+        let lower = text.to_ascii_lowercase();
+        if MARKERS.iter().any(|m| lower.contains(m)) {
+            return true;
+        }
     }
-    let decoded = percent_decode_str(&text.replace('+', " "))
-        .decode_utf8_lossy()
-        .to_ascii_lowercase();
-    MARKERS.iter().any(|m| decoded.contains(m))
+    false
 }
 
 /// `text` with every token-looking run replaced: from the PASETO header up
@@ -94,6 +102,8 @@ mod tests {
     fn l1_encoded_tokens_hide_the_whole_text() {
         assert_eq!(scrub("a=v4%2Elocal%2Eabc"), REDACTED);
         assert!(looks_secret("v4%2elocal%2eabc"));
+        assert!(looks_secret("v4%252Elocal%252Eabc"));
+        assert_eq!(scrub("a=v4%252Elocal%252Eabc"), REDACTED);
         assert!(!looks_secret("v4-local"));
     }
 

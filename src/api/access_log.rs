@@ -153,15 +153,17 @@ fn redact_path(path: &str) -> String {
 }
 
 /// Query parameters whose values are secrets whatever they look like: the
-/// share token, and credentials a client may wrongly put in a URL (an
-/// OAuth client secret or access token sent as a query).
-const SECRET_PARAMETERS: [&str; 6] = [
+/// share token, and credentials a client may wrongly put in a URL. Names
+/// are compared without case, `_` or `-` (`Client_Secret`, `clientSecret`).
+const SECRET_PARAMETERS: [&str; 8] = [
     "sharetoken",
-    "client_secret",
-    "access_token",
-    "access-token",
+    "clientsecret",
+    "accesstoken",
+    "token",
     "password",
     "secret",
+    "apikey",
+    "key",
 ];
 
 fn redact_pair(pair: &str) -> String {
@@ -169,11 +171,13 @@ fn redact_pair(pair: &str) -> String {
     if looks_secret(name) {
         return REDACTED.to_owned();
     }
-    let decoded_name = percent_decode_str(&name.replace('+', " "))
+    let normalised: String = percent_decode_str(&name.replace('+', " "))
         .decode_utf8_lossy()
-        .trim()
-        .to_ascii_lowercase();
-    if SECRET_PARAMETERS.contains(&decoded_name.as_str()) || looks_secret(value) {
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    if SECRET_PARAMETERS.contains(&normalised.as_str()) || looks_secret(value) {
         format!("{name}={REDACTED}")
     } else {
         pair.to_owned()
@@ -209,6 +213,8 @@ mod tests {
             "/baas/auth/v1.0/oauth2/token?client_id=demo&client_secret=abc",
             "/baas/auth/v1.0/oauth2/token?CLIENT%5FSECRET=abc",
             "/x?access_token=abc&password=abc",
+            "/x?clientSecret=abc&Client-Secret=abc&api_key=abc",
+            "/x?t=v4%252Elocal%252Eabc",
         ] {
             let line = redact_request_line("GET", uri);
             assert!(

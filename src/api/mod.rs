@@ -65,28 +65,42 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(
         resource(OAUTH_TOKEN_PATH, "POST").route(web::post().to(oauth::issue_access_token)),
     )
-    .service(resource(MINT_PATH, "POST").route(web::post().to(mint::mint_share_token)))
+    .service(
+        resource(MINT_PATH, "POST")
+            .wrap(no_store())
+            .route(web::post().to(mint::mint_share_token)),
+    )
     .service(
         resource(VIEW_PATH, "GET, HEAD, OPTIONS")
             .wrap(cors::view_headers())
             .route(get_or_head().to(view::view_shared_object))
             .route(web::route().guard(guard::Options()).to(cors::preflight)),
     )
-    .service(resource("/admin/v1/tokens", "GET, HEAD").route(get_or_head().to(admin::list_tokens)))
     .service(
-        resource("/admin/v1/tokens/{jti}", "GET, HEAD")
-            .route(get_or_head().to(admin::token_details)),
+        web::scope("/admin/v1")
+            .wrap(no_store())
+            .service(resource("/tokens", "GET, HEAD").route(get_or_head().to(admin::list_tokens)))
+            .service(
+                resource("/tokens/{jti}", "GET, HEAD")
+                    .route(get_or_head().to(admin::token_details)),
+            )
+            .service(
+                resource("/tokens/{jti}/revoke", "POST").route(web::post().to(admin::revoke_token)),
+            )
+            .service(resource("/revocations", "POST").route(web::post().to(admin::revoke_in_bulk)))
+            .service(resource("/audit", "GET, HEAD").route(get_or_head().to(admin::audit_log))),
     )
-    .service(
-        resource("/admin/v1/tokens/{jti}/revoke", "POST")
-            .route(web::post().to(admin::revoke_token)),
-    )
-    .service(resource("/admin/v1/revocations", "POST").route(web::post().to(admin::revoke_in_bulk)))
-    .service(resource("/admin/v1/audit", "GET, HEAD").route(get_or_head().to(admin::audit_log)))
     .service(resource("/metrics", "GET, HEAD").route(get_or_head().to(metrics)))
     .service(resource("/openapi.json", "GET, HEAD").route(get_or_head().to(openapi::document)))
     .service(resource("/readyz", "GET, HEAD").route(get_or_head().to(readiness)))
     .service(resource("/healthz", "GET, HEAD").route(get_or_head().to(health)));
+}
+
+/// Answers that hold bearer tokens (a minted share token) or the token
+/// records: no cache, shared or private, may keep them.
+fn no_store() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add((actix_web::http::header::CACHE_CONTROL, "no-store"))
 }
 
 /// A resource whose other methods answer 405 with `Allow: <allow>`.

@@ -359,3 +359,34 @@ async fn admin_input_errors_say_what_is_wrong_in_the_callers_terms() {
         "bad query: unknown variant `sleeping`, expected one of `active`, `revoked`, `expired`"
     );
 }
+
+#[tokio::test]
+async fn answers_holding_tokens_or_records_may_not_be_stored_by_any_cache() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "k", "x");
+    let body = json!({"shareType": 0, "key": "k", "timeoutInMinutes": 5});
+    let minted = app.mint_raw(SHARER, LOCAL, &body.to_string()).await;
+    assert_eq!(minted.status(), StatusCode::OK);
+    assert_eq!(minted.headers()["cache-control"], "no-store");
+    let jti = minted.json::<Value>().await.unwrap()["result"]["tokenId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for path in [
+        "/admin/v1/tokens".to_owned(),
+        format!("/admin/v1/tokens/{jti}"),
+        "/admin/v1/audit".to_owned(),
+    ] {
+        let response = app.admin(reqwest::Method::GET, &path, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    }
+    // Unknown admin paths are still the API's 404.
+    let response = app
+        .admin(reqwest::Method::GET, "/admin/v1/nothing", None)
+        .await;
+    assert_eq!(
+        assert_error(response, StatusCode::NOT_FOUND).await,
+        "ST.NotFound"
+    );
+}
