@@ -151,7 +151,17 @@ async fn serve(
         .backend_answered(&claims.connector.to_string(), asked.elapsed());
     let info = opened?;
 
-    let conditions = conditions(headers);
+    let (if_match, if_none_match) = (
+        list_header(headers, &header::IF_MATCH),
+        list_header(headers, &header::IF_NONE_MATCH),
+    );
+    let conditions = Conditions {
+        if_match: if_match.as_deref(),
+        if_unmodified_since: single_header(headers, &header::IF_UNMODIFIED_SINCE),
+        if_none_match: if_none_match.as_deref(),
+        if_modified_since: single_header(headers, &header::IF_MODIFIED_SINCE),
+        if_range: single_header(headers, &header::IF_RANGE),
+    };
     let validators = Validators {
         etag: info.etag.as_deref(),
         last_modified: info.last_modified,
@@ -167,7 +177,7 @@ async fn serve(
     };
 
     let range_header = conditional::range_applies(&conditions, &validators)
-        .then(|| header_str(headers, &header::RANGE))
+        .then(|| single_header(headers, &header::RANGE))
         .flatten();
     let bytes = match range::answer(range_header, info.size) {
         RangeAnswer::Unsatisfiable => {
@@ -276,18 +286,25 @@ impl Drop for AuditedBody {
     }
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+/// A list header (`If-Match`, `If-None-Match`): every line it came in,
+/// joined as one list, as RFC 9110 §5.3 reads them.
+fn list_header(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    let lines: Vec<&str> = headers
+        .get_all(name)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(", "))
 }
 
-fn conditions(headers: &HeaderMap) -> Conditions<'_> {
-    Conditions {
-        if_match: header_str(headers, &header::IF_MATCH),
-        if_unmodified_since: header_str(headers, &header::IF_UNMODIFIED_SINCE),
-        if_none_match: header_str(headers, &header::IF_NONE_MATCH),
-        if_modified_since: header_str(headers, &header::IF_MODIFIED_SINCE),
-        if_range: header_str(headers, &header::IF_RANGE),
+/// A header that holds one value: sent twice, it is invalid and ignored
+/// (a range or a date cannot be two at once).
+fn single_header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
+    let mut lines = headers.get_all(name);
+    let first = lines.next()?;
+    if lines.next().is_some() {
+        return None;
     }
+    first.to_str().ok()
 }
 
 /// Headers every answer about the object carries, 304 included.

@@ -661,3 +661,46 @@ async fn a_shared_object_can_be_read_from_another_origin_and_nothing_else_can() 
         "ST.MethodNotAllowed"
     );
 }
+
+#[tokio::test]
+async fn list_headers_sent_on_several_lines_are_one_list_and_single_ones_twice_are_ignored() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "r/x.txt", "012345678");
+    let token = app.share_files(&["r/x.txt"]).await;
+    let etag = header(app.view("r/x.txt", &token).await.headers(), "etag").to_owned();
+    let send = |lines: Vec<(&'static str, String)>| {
+        let mut request = app.view_request(Method::GET, "r/x.txt", &token);
+        for (name, value) in lines {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let status = |lines| async { send(lines).await.unwrap().status() };
+    // If-Match "x" on one line and the real ETag on the next: it matches.
+    let if_match = vec![("if-match", "\"x\"".to_owned()), ("if-match", etag.clone())];
+    assert_eq!(status(if_match).await, StatusCode::OK);
+    let if_none_match = vec![
+        ("if-none-match", "\"x\"".to_owned()),
+        ("if-none-match", etag.clone()),
+    ];
+    assert_eq!(status(if_none_match).await, StatusCode::NOT_MODIFIED);
+    // Two dates, or two ranges, are no date and no range.
+    let dates = vec![
+        (
+            "if-modified-since",
+            "Thu, 01 Jan 2099 00:00:00 GMT".to_owned(),
+        ),
+        (
+            "if-modified-since",
+            "Thu, 01 Jan 1970 00:00:00 GMT".to_owned(),
+        ),
+    ];
+    assert_eq!(status(dates).await, StatusCode::OK);
+    let ranges = vec![
+        ("range", "bytes=2-3".to_owned()),
+        ("range", "bytes=0-1".to_owned()),
+    ];
+    let response = send(ranges).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "012345678");
+}
