@@ -56,7 +56,7 @@ pub enum ApiError {
     #[error("the share token does not cover this object")]
     OutOfScope,
     /// 404: no such connector.
-    #[error("no connector '{0}' is configured")]
+    #[error("{0}")]
     ConnectorNotFound(String),
     /// 404: the object does not exist.
     #[error("the object does not exist")]
@@ -203,9 +203,24 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 response.insert_header((header::ALLOW, *allow));
             }
+            // RFC 9110 §11.6.1: every 401 names how to authenticate.
             ApiError::AccessTokenMissing | ApiError::AccessTokenRefused(_) => {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            ApiError::InvalidClient => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"sharetoken\""),
+                ));
+            }
+            // The share token travels in the query, not in a header: a
+            // scheme of its own, which no browser turns into a login prompt.
+            ApiError::ShareTokenRefused(_) | ApiError::ShareTokenRevoked => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("ShareToken realm=\"sharetoken\""),
+                ));
             }
             _ => {}
         }

@@ -36,7 +36,7 @@ fn connector_from_path(req: &HttpRequest) -> Result<ConnectorId, ApiError> {
         .map_err(|_| ApiError::BadRequest("the connector path is not valid".into()))?;
     ConnectorId::parse(&kind, &name).ok_or_else(|| {
         ApiError::ConnectorNotFound(format!(
-            "of type '{kind}' (types are obs, minio and objectstorageproxy)"
+            "no connector type '{kind}' (the types are obs, minio and objectstorageproxy)"
         ))
     })
 }
@@ -73,7 +73,9 @@ pub async fn mint_share_token(
     let client = caller.require(&state, Role::Share)?;
     let connector = connector_from_path(&req)?;
     if state.connectors.get(&connector).is_none() {
-        return Err(ApiError::ConnectorNotFound(connector.to_string()));
+        return Err(ApiError::ConnectorNotFound(format!(
+            "no connector '{connector}' is configured"
+        )));
     }
     if !client.may_share_from(&connector) {
         return Err(ApiError::ConnectorForbidden(connector.to_string()));

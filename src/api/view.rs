@@ -137,10 +137,9 @@ async fn serve(
     if !claims.scope.allows(&key) {
         return Err(ApiError::OutOfScope);
     }
-    let connector = state
-        .connectors
-        .get(&claims.connector)
-        .ok_or_else(|| ApiError::ConnectorNotFound(claims.connector.to_string()))?;
+    let connector = state.connectors.get(&claims.connector).ok_or_else(|| {
+        ApiError::ConnectorNotFound(format!("no connector '{}' is configured", claims.connector))
+    })?;
     let headers = req.headers();
     // A GET without Range will most likely send the whole object.
     let whole = req.method() == Method::GET && !headers.contains_key(header::RANGE);

@@ -152,3 +152,37 @@ async fn a_405_says_which_methods_are_allowed() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn every_401_says_how_to_authenticate() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "k", "x");
+    let view = app.view("k", "v4.local.nope").await;
+    assert_eq!(view.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        view.headers()["www-authenticate"],
+        "ShareToken realm=\"sharetoken\""
+    );
+    let mint = app
+        .http
+        .post(app.mint_url(LOCAL.0, LOCAL.1))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mint.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(mint.headers()["www-authenticate"], "Bearer");
+    let oauth = app
+        .http
+        .post(format!("{}/baas/auth/v1.0/oauth2/token", app.address))
+        .basic_auth(SHARER, Some("wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oauth.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        oauth.headers()["www-authenticate"],
+        "Basic realm=\"sharetoken\""
+    );
+}
