@@ -37,11 +37,21 @@ pub(crate) struct TokenView {
     issued_at: String,
     expires_at: String,
     revoked_at: Option<String>,
+    /// What revoked it: `id` (by its token id), or the bulk revocation
+    /// (`connector <type/name>`, `client <id>` or `all`, issued before a time).
+    revoked_by: Option<String>,
     state: TokenState,
 }
 
 fn view(record: TokenRecord, now: i64, marks: &Watermarks) -> TokenView {
     let state = record.state(now, marks);
+    let revoked_by = if record.revoked_at.is_some() {
+        Some("id".to_owned())
+    } else {
+        marks
+            .covering(&record.connector, &record.client, record.issued_at)
+            .map(|(field, before)| format!("{} before {}", bulk_label(&field), to_rfc3339(before)))
+    };
     TokenView {
         token_id: record.jti,
         client: record.client,
@@ -51,7 +61,17 @@ fn view(record: TokenRecord, now: i64, marks: &Watermarks) -> TokenView {
         issued_at: to_rfc3339(record.issued_at),
         expires_at: to_rfc3339(record.expires_at),
         revoked_at: record.revoked_at.map(to_rfc3339),
+        revoked_by,
         state,
+    }
+}
+
+/// A watermark's name as the bulk answer's `scope` says it.
+fn bulk_label(field: &str) -> String {
+    match field.split_once(':') {
+        Some(("c", connector)) => format!("connector {connector}"),
+        Some(("u", client)) => format!("client {client}"),
+        _ => "all".to_owned(),
     }
 }
 

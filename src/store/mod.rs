@@ -155,6 +155,22 @@ impl Watermarks {
         ]
     }
 
+    /// The first watermark that revokes a token of `connector` and `client`
+    /// issued at `issued_at`: its name and its revoked-before time.
+    pub fn covering(
+        &self,
+        connector: &str,
+        client: &str,
+        issued_at: UnixSeconds,
+    ) -> Option<(String, UnixSeconds)> {
+        Self::fields_for(connector, client)
+            .into_iter()
+            .find_map(|field| match self.0.get(&field) {
+                Some(&before) if issued_at < before => Some((field, before)),
+                _ => None,
+            })
+    }
+
     /// Whether a token of `connector` and `client` issued at `issued_at` is
     /// revoked by a watermark.
     pub fn covers(&self, connector: &str, client: &str, issued_at: UnixSeconds) -> bool {

@@ -390,3 +390,37 @@ async fn answers_holding_tokens_or_records_may_not_be_stored_by_any_cache() {
         "ST.NotFound"
     );
 }
+
+#[tokio::test]
+async fn a_record_says_what_revoked_it() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "k", "x");
+    let body = json!({"shareType": 0, "key": "k", "timeoutInMinutes": 30});
+    let (_, by_id) = app.mint(LOCAL, body.clone()).await;
+    let (_, in_bulk) = app.mint(LOCAL, body).await;
+    assert_eq!(app.revoke(&by_id).await.status(), StatusCode::OK);
+    let response = app.bulk(json!({"client": SHARER})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let app = &app;
+    let record = |jti: String| async move {
+        let response = app
+            .admin(
+                reqwest::Method::GET,
+                &format!("/admin/v1/tokens/{jti}"),
+                None,
+            )
+            .await;
+        response.json::<Value>().await.unwrap()["result"].clone()
+    };
+    let first = record(by_id).await;
+    assert_eq!(first["state"], "revoked");
+    assert_eq!(first["revokedBy"], "id");
+    assert_eq!(first["revokedAt"], "2026-12-03T00:00:00Z");
+    let second = record(in_bulk).await;
+    assert_eq!(second["state"], "revoked");
+    assert_eq!(
+        second["revokedBy"],
+        "client app before 2026-12-03T00:00:01Z"
+    );
+    assert_eq!(second["revokedAt"], Value::Null);
+}
