@@ -725,12 +725,7 @@ async fn failed_share_token_checks_are_counted_by_reason_at_metrics() {
         app.view("k", "v4.local.garbage").await;
     }
     app.view("other", &token).await;
-    let response = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"]
         .to_str()

@@ -7,12 +7,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_in_the_error_body() {
     let app = spawn_app().await;
-    let response = app
-        .http
-        .get(format!("{}/nope", app.address))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/nope").await;
     assert_eq!(
         assert_error(response, StatusCode::NOT_FOUND).await,
         "ST.NotFound"

@@ -339,6 +339,15 @@ impl TestApp {
     }
 
     /// GETs a view URL with a raw (already encoded) query.
+    /// A GET of `path` with no credentials.
+    pub async fn get(&self, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn view_raw(&self, raw_query: &str) -> Response {
         self.http
             .get(format!("{}{VIEW}?{raw_query}", self.address))

@@ -8,12 +8,7 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 async fn metrics_text(app: &TestApp) -> String {
-    let response = app
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
     response.text().await.unwrap()
 }
@@ -135,12 +130,7 @@ async fn metrics_count_requests_mints_revocations_bytes_and_store_and_backend_la
 #[tokio::test]
 async fn readyz_reports_the_store_and_each_connector() {
     let app = spawn_app().await;
-    let response = app
-        .http
-        .get(format!("{}/readyz", app.address))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/readyz").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
