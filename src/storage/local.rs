@@ -20,6 +20,8 @@ pub(crate) struct LocalBackend {
     store: Arc<dyn ObjectStore>,
     /// The directory, with symbolic links resolved.
     root: PathBuf,
+    /// The directory, opened: names are looked up beneath it.
+    root_dir: std::fs::File,
 }
 
 /// Objects this small are read whole when opened: one trip to the blocking
@@ -50,10 +52,12 @@ impl LocalBackend {
     pub(crate) fn open(root: &FsPath) -> Result<Self, String> {
         let root = std::fs::canonicalize(root).map_err(|e| e.to_string())?;
         let fs = Arc::new(LocalFileSystem::new_with_prefix(&root).map_err(|e| e.to_string())?);
+        let root_dir = std::fs::File::open(&root).map_err(|e| e.to_string())?;
         Ok(Self {
             store: Arc::clone(&fs) as Arc<dyn ObjectStore>,
             fs,
             root,
+            root_dir,
         })
     }
 
@@ -78,40 +82,161 @@ impl LocalBackend {
             .fs
             .path_to_filesystem(path)
             .map_err(|_| StorageError::NotFound)?;
-        let root = self.root.clone();
-        let id = id.clone();
-        tokio::task::spawn_blocking(move || open_inside(&root, &file, &id))
-            .await
-            .map_err(|_| StorageError::Unavailable {
-                connector: String::new(),
-            })?
+        // Opened on this thread, as nginx does: name lookups and a small
+        // file's bytes are almost always in the kernel's caches, and a trip
+        // to the blocking pool and back costs more than the work. Only bytes
+        // that would have to come from the disk are read on the pool.
+        let (handle, meta) = open_inside(&self.root, &self.root_dir, &file, id)?;
+        let size = meta.len();
+        let last_modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        let body = if size <= READ_WHOLE_UP_TO {
+            match read_cached(&handle, size) {
+                Ok(Cached::Whole(bytes)) => Body::Read(bytes),
+                Ok(Cached::Partly(bytes)) => {
+                    let id = id.clone();
+                    let bytes = tokio::task::spawn_blocking(move || {
+                        read_rest(&handle, bytes, size).map_err(|e| io_failure(&id, e))
+                    })
+                    .await
+                    .map_err(|_| StorageError::Changed)??;
+                    Body::Read(Bytes::from(bytes))
+                }
+                Err(e) => return Err(io_failure(id, e)),
+            }
+        } else {
+            Body::File(handle)
+        };
+        Ok(OpenedFile {
+            size,
+            etag: etag(&meta, last_modified),
+            last_modified,
+            body: Mutex::new(body),
+        })
     }
 }
 
-fn open_inside(root: &FsPath, file: &FsPath, id: &ConnectorId) -> Result<OpenedFile, StorageError> {
-    let missing = |e: std::io::Error| -> StorageError {
-        if is_missing_kind(e.kind()) {
-            StorageError::NotFound
-        } else {
-            log::error!("connector {id}: cannot open a file: {e}");
-            StorageError::Unavailable {
-                connector: id.to_string(),
-            }
+/// What of a small file the page cache could give without waiting.
+enum Cached {
+    Whole(Bytes),
+    /// The bytes read so far; the rest must come from the disk.
+    Partly(Vec<u8>),
+}
+
+/// Reads up to `size` bytes with `RWF_NOWAIT`: the kernel copies what is
+/// cached and refuses (EAGAIN) rather than wait for the disk.
+fn read_cached(file: &std::fs::File, size: u64) -> std::io::Result<Cached> {
+    use rustix::io::{preadv2, Errno, ReadWriteFlags};
+    // The size the file had when opened is the size promised: bytes
+    // appended since are not sent.
+    let mut bytes = vec![0; size as usize];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            return Ok(Cached::Whole(Bytes::from(bytes)));
         }
+        let slice = &mut [std::io::IoSliceMut::new(&mut bytes[filled..])];
+        match preadv2(file, slice, filled as u64, ReadWriteFlags::NOWAIT) {
+            // Shorter than when opened: what is there (the view sees the
+            // short body as a changed object).
+            Ok(0) => {
+                bytes.truncate(filled);
+                return Ok(Cached::Whole(Bytes::from(bytes)));
+            }
+            Ok(n) => filled += n,
+            Err(Errno::INTR) => continue,
+            // Not cached, or a filesystem that cannot say (then the pool
+            // reads it all).
+            Err(Errno::AGAIN) | Err(Errno::OPNOTSUPP) => {
+                bytes.truncate(filled);
+                return Ok(Cached::Partly(bytes));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The rest of a small file after the `bytes` read so far, up to `size`.
+fn read_rest(mut file: &std::fs::File, mut bytes: Vec<u8>, size: u64) -> std::io::Result<Vec<u8>> {
+    let have = bytes.len() as u64;
+    file.seek(SeekFrom::Start(have))?;
+    file.take(size.saturating_sub(have))
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn io_failure(id: &ConnectorId, e: std::io::Error) -> StorageError {
+    if is_missing_kind(e.kind()) {
+        StorageError::NotFound
+    } else {
+        log::error!("connector {id}: cannot open a file: {e}");
+        StorageError::Unavailable {
+            connector: id.to_string(),
+        }
+    }
+}
+
+/// Opens `file` and checks that it is a regular file inside `root`.
+fn open_inside(
+    root: &FsPath,
+    root_dir: &std::fs::File,
+    file: &FsPath,
+    id: &ConnectorId,
+) -> Result<(std::fs::File, std::fs::Metadata), StorageError> {
+    let missing = |e: std::io::Error| io_failure(id, e);
+    let handle = match open_beneath(root_dir, file.strip_prefix(root).unwrap_or(file)) {
+        Beneath::Opened(handle) => handle,
+        Beneath::Failed(e) => return Err(missing(e)),
+        Beneath::CannotTell => open_then_check(root, file, id)?,
     };
-    // NOTE: open first, then ask where the opened file really is. Checking
-    // the path before opening it would race with a rename that swaps a
-    // symbolic link in between. O_NONBLOCK: opening a FIFO must not wait
-    // for a writer (it is refused below as not a file).
-    let mut handle = std::fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(file)
-        .map_err(missing)?;
     let meta = handle.metadata().map_err(missing)?;
     if !meta.is_file() {
         return Err(StorageError::NotFound);
     }
+    Ok((handle, meta))
+}
+
+enum Beneath {
+    Opened(std::fs::File),
+    Failed(std::io::Error),
+    /// The name needs the slower check: it goes through an absolute or
+    /// leaving symbolic link, or the kernel has no `openat2`.
+    CannotTell,
+}
+
+/// Opens `relative` under `root_dir` with `openat2(RESOLVE_BENEATH)`: the
+/// kernel refuses any resolution that would leave the directory, so the
+/// common case is one system call with no race. O_NONBLOCK: opening a FIFO
+/// must not wait for a writer (it is refused as not a file).
+fn open_beneath(root_dir: &std::fs::File, relative: &FsPath) -> Beneath {
+    use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
+    use rustix::io::Errno;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    match openat2(root_dir, relative, flags, Mode::empty(), resolve) {
+        Ok(fd) => Beneath::Opened(std::fs::File::from(fd)),
+        // EXDEV: the name leaves the directory (or uses an absolute link);
+        // ELOOP: a magic link; ENOSYS/EPERM: no openat2 (old kernel,
+        // seccomp). The slower check decides.
+        Err(Errno::XDEV | Errno::LOOP | Errno::NOSYS | Errno::PERM) => Beneath::CannotTell,
+        Err(Errno::AGAIN | Errno::INTR) => Beneath::CannotTell,
+        Err(e) => Beneath::Failed(e.into()),
+    }
+}
+
+/// The slower check: opens `file`, then asks where the opened file really
+/// is. Checking the path before opening it would race with a rename that
+/// swaps a symbolic link in between.
+fn open_then_check(
+    root: &FsPath,
+    file: &FsPath,
+    id: &ConnectorId,
+) -> Result<std::fs::File, StorageError> {
+    let missing = |e: std::io::Error| io_failure(id, e);
+    let handle = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(file)
+        .map_err(missing)?;
     let real = opened_path(&handle).map_err(missing)?;
     if !real.starts_with(root) {
         log::warn!(
@@ -119,21 +244,7 @@ fn open_inside(root: &FsPath, file: &FsPath, id: &ConnectorId) -> Result<OpenedF
         );
         return Err(StorageError::NotFound);
     }
-    let size = meta.len();
-    let last_modified = meta.modified().unwrap_or(UNIX_EPOCH);
-    let body = if size <= READ_WHOLE_UP_TO {
-        let mut bytes = Vec::with_capacity(size as usize);
-        handle.read_to_end(&mut bytes).map_err(missing)?;
-        Body::Read(Bytes::from(bytes))
-    } else {
-        Body::File(handle)
-    };
-    Ok(OpenedFile {
-        size,
-        etag: etag(&meta, last_modified),
-        last_modified,
-        body: Mutex::new(body),
-    })
+    Ok(handle)
 }
 
 /// Where an open file really is, every link resolved: Linux names it in
@@ -254,6 +365,7 @@ fn is_missing_kind(kind: ErrorKind) -> bool {
 mod tests {
     use super::*;
     use crate::share::ObjectKey;
+    use std::io::Write;
 
     #[test]
     fn keys_map_to_files_of_exactly_the_same_name() {
@@ -273,6 +385,44 @@ mod tests {
             let path = Path::parse(key.as_str()).unwrap();
             let file = fs.path_to_filesystem(&path).unwrap();
             assert_eq!(file, dir.path().canonicalize().unwrap().join(raw), "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_small_file_comes_whole_from_the_cache_or_is_finished_from_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let content: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // Whatever the page cache holds, the bytes end up whole and exact.
+        let bytes = match read_cached(&file, content.len() as u64).unwrap() {
+            Cached::Whole(bytes) => bytes.to_vec(),
+            Cached::Partly(prefix) => {
+                assert!(content.starts_with(&prefix));
+                read_rest(&file, prefix, content.len() as u64).unwrap()
+            }
+        };
+        assert_eq!(bytes, content);
+        // Finishing from any point gives the same bytes, and never more
+        // than the size the file had when opened.
+        for have in [0, 1, 4096, 39_999, 40_000] {
+            let rest = read_rest(&file, content[..have].to_vec(), content.len() as u64).unwrap();
+            assert_eq!(rest, content, "from {have}");
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"grown")
+            .unwrap();
+        assert_eq!(
+            read_rest(&file, vec![], content.len() as u64).unwrap(),
+            content
+        );
+        match read_cached(&file, content.len() as u64).unwrap() {
+            Cached::Whole(bytes) => assert_eq!(bytes, content),
+            Cached::Partly(prefix) => assert!(content.starts_with(&prefix)),
         }
     }
 

@@ -442,6 +442,16 @@ async fn symbolic_links_out_of_the_directory_are_not_followed() {
     std::os::unix::fs::symlink(&outside, objects.join("link.txt")).unwrap();
     std::os::unix::fs::symlink(app.scratch(), objects.join("escape")).unwrap();
     std::os::unix::fs::symlink(objects.join("inside.txt"), objects.join("alias.txt")).unwrap();
+    // Relative links: one that stays inside, one that climbs out.
+    std::fs::create_dir(objects.join("sub")).unwrap();
+    std::os::unix::fs::symlink("../inside.txt", objects.join("sub/relative.txt")).unwrap();
+    std::os::unix::fs::symlink("../../outside-secret.txt", objects.join("sub/climb.txt")).unwrap();
+    let climb = objects.join("sub/climb.txt");
+    assert_eq!(
+        std::fs::read_to_string(&climb).unwrap(),
+        "secret",
+        "{climb:?} must really lead out"
+    );
     let (token, _) = app
         .mint(
             LOCAL,
@@ -452,6 +462,7 @@ async fn symbolic_links_out_of_the_directory_are_not_followed() {
         "link.txt",
         "escape/outside-secret.txt",
         "escape/data/token-keys",
+        "sub/climb.txt",
     ] {
         let response = app.view(key, &token).await;
         assert_eq!(
@@ -461,10 +472,13 @@ async fn symbolic_links_out_of_the_directory_are_not_followed() {
         );
     }
     // A link that stays inside the directory is an ordinary name.
-    assert_eq!(
-        app.view("alias.txt", &token).await.bytes().await.unwrap(),
-        "fine"
-    );
+    for key in ["alias.txt", "sub/relative.txt"] {
+        assert_eq!(
+            app.view(key, &token).await.bytes().await.unwrap(),
+            "fine",
+            "{key}"
+        );
+    }
 }
 
 #[tokio::test]
