@@ -108,13 +108,16 @@ async fn write_batches(
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         // Under load, gather a little longer: one store write per batch is
-        // what audit costs, so fewer, larger batches cost less.
-        let gather_until = tokio::time::Instant::now() + GATHER;
-        while batch.len() < BATCH {
-            let room = BATCH - batch.len();
-            match tokio::time::timeout_at(gather_until, rx.recv_many(&mut batch, room)).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+        // what audit costs, so fewer, larger batches cost less. The writer
+        // sleeps while it gathers rather than wake for every event: a
+        // wake-up from another thread costs a view more than its audit.
+        if batch.len() < BATCH {
+            tokio::time::sleep(GATHER).await;
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
             }
         }
         let mut attempt = 0;
