@@ -39,7 +39,7 @@ pub async fn assign_request_id(
                 && !looks_secret(id)
         })
         .map(str::to_owned);
-    let id = given.unwrap_or_else(|| crate::token::new_token_id()[..16].to_owned());
+    let id = given.unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut response = next.call(req).await?;
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id) {
@@ -49,6 +49,17 @@ pub async fn assign_request_id(
         );
     }
     Ok(response)
+}
+
+/// 16 hex digits: a random prefix drawn once per process (so instances do
+/// not collide) and a counter. Request ids need to be unique, not secret,
+/// and drawing randomness costs a system call per request.
+fn new_request_id() -> String {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| crate::token::new_token_id()[..6].to_owned());
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}{:010x}", n & 0xff_ffff_ffff)
 }
 
 fn request_line(req: &ServiceRequest) -> String {
