@@ -283,6 +283,14 @@ def run(binary, work):
         got = request("GET", f"http://127.0.0.1:{ports['local']}" + secure_link(f"/s/{name}", expires))
         assert got == (files / name).read_bytes()
     log("all contenders serve identical bytes")
+    if os.environ.get("BENCH_SERVE"):
+        serve_for_profiling(work, instances, {
+            "local 1 KiB view": view_url(embedded_base, local_token, "1k.bin"),
+            "s3 1 KiB view": view_url(redis_base, s3_token, "1k.bin"),
+            "nginx local 1 KiB": f"http://127.0.0.1:{ports['local']}" + secure_link("/s/1k.bin", expires),
+            "nginx proxy 1 KiB": f"http://127.0.0.1:{ports['proxy']}" + secure_link("/s/1k.bin", expires),
+        }, access_token)
+        return
 
     results = []
     for label, name, _ in SIZES:
@@ -326,6 +334,28 @@ def run(binary, work):
         memory[name] = (idle, peak["kib"])
 
     write_report(results, memory)
+
+
+def serve_for_profiling(work, instances, urls, access_token):
+    """`BENCH_SERVE=1`: everything stays up for a profiler (perf, callgrind)
+    until Ctrl-C; prints what to load and which processes to attach to."""
+    mint_lua = work / "mint.lua"
+    mint_lua.write_text(
+        'wrk.method = "POST"\n'
+        f'wrk.headers["access-token"] = "{access_token(instances["redis_st"][1])}"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        'wrk.body = \'{"shareType":0,"key":"1k.bin","timeoutInMinutes":5}\'\n'
+    )
+    log(f"embedded instance pid {instances['embedded'][0].pid}, Redis instance pid {instances['redis_st'][0].pid}")
+    for label, url in urls.items():
+        log(f"{label}: wrk -t2 -c32 -d10s '{url}'")
+    log(f"mint (Redis):     wrk -t2 -c32 -d10s -s {mint_lua} {instances['redis_st'][1]}/u-route/baas/sys/v1.1/connectors/minio/bench/sharetoken")
+    log("Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 def ratio(results, size, numerator, denominator):
