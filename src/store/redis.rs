@@ -97,9 +97,67 @@ enum Connection {
     Cluster(ClusterConnection),
 }
 
+/// Where each thread gets its connection. One Redis: a connection per
+/// thread, made on first use, so that the connection's driver runs on the
+/// thread that asks (an actix worker) and a round trip wakes no other
+/// thread. A cluster: one shared connection (it keeps one per node).
+enum ConnectionSource {
+    PerThread {
+        id: u64,
+        settings: Box<(redis::Client, ConnectionManagerConfig)>,
+    },
+    Shared(Connection),
+}
+
+thread_local! {
+    /// This thread's connection to each single-Redis store, by store id.
+    static THREAD_CONNECTIONS: std::cell::RefCell<std::collections::HashMap<u64, ConnectionManager>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+impl ConnectionSource {
+    fn per_thread(
+        client: redis::Client,
+        config: ConnectionManagerConfig,
+    ) -> Result<Self, StoreError> {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        // Made once here so that a bad setting is refused at start; each
+        // thread's own is then made with the same, valid, settings.
+        let first = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+            .map_err(|e| StoreError(format!("cannot set up Redis: {}", e.kind_str())))?;
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        THREAD_CONNECTIONS.with(|c| c.borrow_mut().insert(id, first));
+        Ok(Self::PerThread {
+            id,
+            settings: Box::new((client, config)),
+        })
+    }
+
+    fn get(&self) -> Result<Connection, StoreError> {
+        match self {
+            Self::Shared(conn) => Ok(conn.clone()),
+            Self::PerThread { id, settings } => THREAD_CONNECTIONS.with(|c| {
+                let (client, config) = &**settings;
+                let mut connections = c.borrow_mut();
+                if let Some(conn) = connections.get(id) {
+                    return Ok(Connection::Single(conn.clone()));
+                }
+                let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                    .map_err(|e| StoreError(format!("cannot set up Redis: {}", e.kind_str())))?;
+                connections.insert(*id, conn.clone());
+                Ok(Connection::Single(conn))
+            }),
+        }
+    }
+
+    fn is_cluster(&self) -> bool {
+        matches!(self, Self::Shared(Connection::Cluster(_)))
+    }
+}
+
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: Connection,
+    connections: Arc<ConnectionSource>,
     prefix: String,
     timeout: Duration,
     retention: Retention,
@@ -134,9 +192,10 @@ impl RedisStore {
                 .set_response_timeout(Some(timeout))
                 .set_number_of_retries(2)
                 .set_max_delay(Duration::from_millis(500));
-            let manager = ConnectionManager::new_lazy_with_config(client, config)
-                .map_err(|e| StoreError(format!("cannot set up Redis: {}", e.kind_str())))?;
-            (Connection::Single(manager), redact_url(&settings.url))
+            (
+                ConnectionSource::per_thread(client, config)?,
+                redact_url(&settings.url),
+            )
         } else {
             let client = ClusterClientBuilder::new(settings.cluster_nodes.clone())
                 .connection_timeout(connect)
@@ -159,10 +218,13 @@ impl RedisStore {
                 .map(|u| redact_url(u))
                 .collect::<Vec<_>>()
                 .join(",");
-            (Connection::Cluster(conn), format!("cluster {target}"))
+            (
+                ConnectionSource::Shared(Connection::Cluster(conn)),
+                format!("cluster {target}"),
+            )
         };
         let store = Self {
-            conn,
+            connections: Arc::new(conn),
             prefix: settings.key_prefix.clone(),
             timeout,
             retention,
@@ -230,8 +292,9 @@ impl RedisStore {
 
     /// Runs one command under the timeout.
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        let conn = self.connections.get()?;
         self.bounded(async {
-            match self.conn.clone() {
+            match conn {
                 Connection::Single(mut c) => cmd.query_async(&mut c).await,
                 Connection::Cluster(mut c) => cmd.query_async(&mut c).await,
             }
@@ -241,8 +304,9 @@ impl RedisStore {
 
     /// Runs a pipeline under the timeout; every key in it must share a slot.
     async fn pipeline<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, StoreError> {
+        let conn = self.connections.get()?;
         self.bounded(async {
-            match self.conn.clone() {
+            match conn {
                 Connection::Single(mut c) => pipe.query_async(&mut c).await,
                 Connection::Cluster(mut c) => pipe.query_async(&mut c).await,
             }
@@ -351,10 +415,10 @@ impl TokenStore for RedisStore {
                 self.forget_at(record.expires_at),
             )
             .ignore();
-        match self.conn {
+        match self.connections.is_cluster() {
             // One Redis: record and index in one round trip (the record
             // first; the index is only for listing).
-            Connection::Single(_) => {
+            false => {
                 let mut both = redis::pipe();
                 both.add_command(set).ignore();
                 both.cmd("MULTI").ignore();
@@ -365,7 +429,7 @@ impl TokenStore for RedisStore {
                 self.pipeline::<()>(&both).await
             }
             // A cluster: the record's slot, then the index's slot.
-            Connection::Cluster(_) => {
+            true => {
                 self.query::<()>(&set).await?;
                 self.pipeline::<()>(&index).await
             }
@@ -379,15 +443,15 @@ impl TokenStore for RedisStore {
         exists.arg(self.key_revoked(&claims.jti));
         let mut hmget = redis::cmd("HMGET");
         hmget.arg(self.key_watermarks()).arg(&fields[..]);
-        let (revoked, marks): (bool, Vec<Option<i64>>) = match self.conn {
+        let (revoked, marks): (bool, Vec<Option<i64>>) = match self.connections.is_cluster() {
             // One Redis: both in one round trip.
-            Connection::Single(_) => {
+            false => {
                 let mut pipe = redis::pipe();
                 pipe.add_command(exists).add_command(hmget);
                 self.pipeline(&pipe).await?
             }
             // A cluster: two slots ({jti} and {wm}), two commands at once.
-            Connection::Cluster(_) => tokio::try_join!(
+            true => tokio::try_join!(
                 self.query::<bool>(&exists),
                 self.query::<Vec<Option<i64>>>(&hmget)
             )?,
@@ -430,8 +494,9 @@ impl TokenStore for RedisStore {
     ) -> Result<UnixSeconds, StoreError> {
         let mut invocation = self.raise_watermark.key(self.key_watermarks());
         invocation.arg(scope.field()).arg(before);
+        let conn = self.connections.get()?;
         self.bounded(async {
-            match self.conn.clone() {
+            match conn {
                 Connection::Single(mut c) => invocation.invoke_async(&mut c).await,
                 Connection::Cluster(mut c) => invocation.invoke_async(&mut c).await,
             }
