@@ -62,19 +62,21 @@ pub const OAUTH_TOKEN_PATH: &str = "/baas/auth/v1.0/oauth2/token";
 /// Every GET also answers HEAD (RFC 9110 §9.3.2: same headers, no body).
 pub fn routes(cfg: &mut ServiceConfig) {
     let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
+    // Views first: the busiest route, matched without a regex (the mint
+    // path's segments are one, tried on every request ahead of it).
     cfg.service(
+        resource(VIEW_PATH, "GET, HEAD, OPTIONS")
+            .wrap(cors::view_headers())
+            .route(get_or_head().to(view::view_shared_object))
+            .route(web::route().guard(guard::Options()).to(cors::preflight)),
+    )
+    .service(
         resource(OAUTH_TOKEN_PATH, "POST").route(web::post().to(oauth::issue_access_token)),
     )
     .service(
         resource(MINT_PATH, "POST")
             .wrap(no_store())
             .route(web::post().to(mint::mint_share_token)),
-    )
-    .service(
-        resource(VIEW_PATH, "GET, HEAD, OPTIONS")
-            .wrap(cors::view_headers())
-            .route(get_or_head().to(view::view_shared_object))
-            .route(web::route().guard(guard::Options()).to(cors::preflight)),
     )
     .service(
         web::scope("/admin/v1")
