@@ -58,7 +58,7 @@ fn new_request_id() -> String {
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     // The last digits of a token id are random (its first are the time).
-    let prefix = PREFIX.get_or_init(|| crate::token::new_token_id()[26..].to_owned());
+    let prefix = PREFIX.get_or_init(|| crate::token::new_token_id()[38..].to_owned());
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{prefix}{:010x}", n & 0xff_ffff_ffff)
 }

@@ -70,9 +70,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .route(get_or_head().to(view::view_shared_object))
             .route(web::route().guard(guard::Options()).to(cors::preflight)),
     )
-    .service(
-        resource(OAUTH_TOKEN_PATH, "POST").route(web::post().to(oauth::issue_access_token)),
-    )
+    .service(resource(OAUTH_TOKEN_PATH, "POST").route(web::post().to(oauth::issue_access_token)))
     .service(
         resource(MINT_PATH, "POST")
             .wrap(no_store())

@@ -24,18 +24,18 @@ pub enum TokenError {
     NotYetValid,
 }
 
-/// A fresh token id, 32 hex digits: the time in milliseconds (48 bits),
-/// then 80 random bits. Ids are unique, not secret (a token is sealed, its
-/// id is printed in audit and admin answers); leading with the time keeps
-/// every new id at the end of the stores' ordered indexes (Redis sorted
-/// sets, redb tables), where inserting is cheap because the path there is
-/// always in the cache, and lists tokens in the order they were made.
+/// A fresh token id, 44 hex digits: the time in milliseconds (48 bits),
+/// then 128 random bits (DESIGN §3). Leading with the time keeps every new
+/// id at the end of the stores' ordered indexes (Redis sorted sets, redb
+/// tables), where inserting is cheap because the path there is always in
+/// the cache, and lists tokens in the order they were made. The random
+/// part alone makes ids unique and unguessable.
 pub fn new_token_id() -> String {
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let mut bytes = [0u8; 16];
+    let mut bytes = [0u8; 22];
     bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
     getrandom::fill(&mut bytes[6..]).expect("the operating system's random source failed");
     hex::encode(bytes)
@@ -51,7 +51,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(2));
         let ids: Vec<String> = (0..1000).map(|_| new_token_id()).collect();
         for id in &ids {
-            assert_eq!(id.len(), 32);
+            assert_eq!(id.len(), 44);
             assert!(id
                 .bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));

@@ -24,7 +24,13 @@ async fn a_mint_answers_the_documented_body() {
     let token = body["result"]["shareToken"].as_str().unwrap();
     assert!(token.starts_with("v4.local."));
     assert!(token.len() < 4096);
-    assert_eq!(body["result"]["tokenId"].as_str().unwrap().len(), 32);
+    let id = body["result"]["tokenId"].as_str().unwrap();
+    assert_eq!(
+        id.len(),
+        44,
+        "{id}: 48 bits of time, 128 random bits, in hex"
+    );
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
     let object = body.as_object().unwrap();
     assert_eq!(object.len(), 3, "{body}");
 }
