@@ -229,6 +229,52 @@ async fn backend_failures_get_clear_answers_that_name_only_the_connector() {
 }
 
 #[tokio::test]
+async fn without_allow_http_a_plain_http_endpoint_is_never_sent_a_request() {
+    let s3 = tokio::task::spawn_blocking(server).await.unwrap();
+    let bucket = s3.bucket("tlsonly");
+    std::fs::write(s3.object_file(&bucket, "here.txt"), "here").unwrap();
+    // A listener that counts what reaches it: the endpoint is plain HTTP.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&reached);
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let connectors = [
+        s3_connector("tls", &endpoint, &bucket, SECRET_KEY, 2000)
+            .replace("allow_http = true", "allow_http = false"),
+        s3_connector("plain", &s3.endpoint(), &bucket, SECRET_KEY, 2000),
+    ]
+    .concat();
+    let (instance, _dir) = serve(&connectors).await;
+    let token = share(&instance, "tls").await;
+    let (status, code, _) = answer(instance.view("here.txt", &token).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_GATEWAY, "ST.BackendUnavailable")
+    );
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no connection in clear"
+    );
+    // The same client with allow_http reads the bytes.
+    let plain = share(&instance, "plain").await;
+    assert_eq!(
+        instance
+            .view("here.txt", &plain)
+            .await
+            .text()
+            .await
+            .unwrap(),
+        "here"
+    );
+}
+
+#[tokio::test]
 async fn a_silent_backend_is_a_504_after_the_first_byte_timeout() {
     let silent = Silent::start().await;
     let (instance, _dir) = serve(&s3_connector(

@@ -4,6 +4,7 @@
 //! [`StorageError`]; handlers never see `object_store` errors.
 
 mod connector;
+mod http_client;
 mod local;
 mod s3;
 

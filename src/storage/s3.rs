@@ -37,6 +37,10 @@ pub(crate) fn open(settings: &S3Settings, bucket: &str) -> Result<Arc<dyn Object
         .with_virtual_hosted_style_request(settings.virtual_hosted_style)
         .with_allow_http(settings.allow_http)
         .with_client_options(options)
+        .with_http_connector(super::http_client::BoundedConnector {
+            connect_timeout: Duration::from_millis(settings.connect_timeout_ms.max(1)),
+            allow_http: settings.allow_http,
+        })
         .with_retry(retry);
     if let Some(endpoint) = &settings.endpoint {
         builder = builder.with_endpoint(endpoint);
