@@ -86,11 +86,18 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.listen)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.server.listen))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        // The level is fixed once logging starts: with access lines off
+        // (RUST_LOG=warn), no request pays for building and redacting one.
+        let access_lines =
+            log::log_enabled!(target: crate::logging::ACCESS_TARGET, log::Level::Info);
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(api::count_requests))
                 .wrap(actix_web::middleware::from_fn(api::assign_request_id))
-                .wrap(api::access_logger(log_format))
+                .wrap(actix_web::middleware::Condition::new(
+                    access_lines,
+                    api::access_logger(log_format),
+                ))
                 .app_data(state.clone())
                 .app_data(api::query_config())
                 .app_data(api::path_config())
