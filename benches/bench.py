@@ -182,15 +182,33 @@ connectors = ["*"]
 """
 
 
-def wrk(url, script=None, connections=CONNECTIONS, duration=DURATION):
-    """Runs wrk; returns requests/s, MB/s, p50 ms, p99 ms, errors."""
+def cpu_ticks(pids):
+    """User + system CPU time of these processes, in clock ticks."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def nginx_workers(work):
+    master = Path(work / "nginx.pid").read_text().strip()
+    return [int(p) for p in subprocess.run(["pgrep", "-P", master], capture_output=True, text=True).stdout.split()]
+
+
+def wrk(url, script=None, connections=CONNECTIONS, duration=DURATION, pids=None):
+    """Runs wrk; returns requests/s, MB/s, p50 ms, p99 ms, errors, and the
+    CPU time the server's processes (`pids`) spent per request."""
     lua = ROOT / "benches" / "wrk-report.lua"
     args = ["wrk", "-t", str(THREADS), "-c", str(connections), "-d", duration, "--latency", "-s", str(script or lua), url]
+    before = cpu_ticks(pids or [])
     output = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    spent = cpu_ticks(pids or []) - before
     line = next(l for l in output.splitlines() if l.startswith("RESULT"))
     _, requests, total_bytes, seconds, p50, p99, errors = line.split()
     seconds = float(seconds)
     return {
+        "cpu_us": spent * 1e6 / os.sysconf("SC_CLK_TCK") / int(requests) if pids and int(requests) else None,
         "rps": int(requests) / seconds,
         "mbps": int(total_bytes) / seconds / 1e6,
         "p50": float(p50),
@@ -294,16 +312,21 @@ def run(binary, work):
 
     results = []
     for label, name, _ in SIZES:
+        # CPU per request is counted where the server's work is its own:
+        # nginx's workers on local files (the S3 rows' nginx also serves
+        # the backend), sharetoken's process everywhere.
+        nginx = nginx_workers(work)
+        embedded_pid, redis_pid = [instances[n][0].pid for n in ("embedded", "redis_st")]
         scenario = [
-            ("local files", label, "nginx secure_link", f"http://127.0.0.1:{ports['local']}" + secure_link(f"/s/{name}", expires)),
-            ("local files", label, "sharetoken (local, embedded store)", view_url(embedded_base, local_token, name)),
-            ("through S3", label, "nginx secure_link + proxy_pass", f"http://127.0.0.1:{ports['proxy']}" + secure_link(f"/s/{name}", expires)),
-            ("through S3", label, "sharetoken (s3, Redis store)", view_url(redis_base, s3_token, name)),
-            ("through S3", label, "direct backend GET (ceiling)", f"http://127.0.0.1:{ports['backend']}/{BUCKET}/{name}"),
+            ("local files", label, "nginx secure_link", f"http://127.0.0.1:{ports['local']}" + secure_link(f"/s/{name}", expires), nginx),
+            ("local files", label, "sharetoken (local, embedded store)", view_url(embedded_base, local_token, name), [embedded_pid]),
+            ("through S3", label, "nginx secure_link + proxy_pass", f"http://127.0.0.1:{ports['proxy']}" + secure_link(f"/s/{name}", expires), None),
+            ("through S3", label, "sharetoken (s3, Redis store)", view_url(redis_base, s3_token, name), [redis_pid]),
+            ("through S3", label, "direct backend GET (ceiling)", f"http://127.0.0.1:{ports['backend']}/{BUCKET}/{name}", None),
         ]
-        for group, size, contender, url in scenario:
+        for group, size, contender, url, pids in scenario:
             log(f"{group} {size}: {contender}")
-            results.append((group, size, contender, wrk(url)))
+            results.append((group, size, contender, wrk(url, pids=pids)))
 
     mint_lua = work / "mint.lua"
     for store, base, connector in [("embedded store", embedded_base, "objectstorageproxy/files"), ("Redis store", redis_base, "minio/bench")]:
@@ -315,9 +338,10 @@ def run(binary, work):
             + (ROOT / "benches" / "wrk-report.lua").read_text()
         )
         log(f"mint: {store}")
-        results.append(("mint", "-", f"mint, {store}", wrk(f"{base}/u-route/baas/sys/v1.1/connectors/{connector}/sharetoken", script=mint_lua)))
+        pid = instances["embedded" if base == embedded_base else "redis_st"][0].pid
+        results.append(("mint", "-", f"mint, {store}", wrk(f"{base}/u-route/baas/sys/v1.1/connectors/{connector}/sharetoken", script=mint_lua, pids=[pid])))
         log(f"mint: trivial endpoint ({store} instance)")
-        results.append(("mint", "-", f"GET /healthz, {store} instance (ceiling)", wrk(f"{base}/healthz")))
+        results.append(("mint", "-", f"GET /healthz, {store} instance (ceiling)", wrk(f"{base}/healthz", pids=[pid])))
 
     memory = {}
     for name, base, token in [("embedded", embedded_base, local_token), ("redis_st", redis_base, s3_token)]:
@@ -377,11 +401,16 @@ def write_report(results, memory):
         f"- load: wrk, {THREADS} threads, {CONNECTIONS} connections, {DURATION} per contender, keep-alive, loopback",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
-        "| scenario | size | contender | requests/s | MB/s | p50 ms | p99 ms | errors |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "CPU µs/request: user + system time of the server's own processes per",
+        "request (sharetoken's process; nginx's workers on local files), a figure",
+        "that depends less on how the two cores were shared than requests/s.",
+        "",
+        "| scenario | size | contender | requests/s | MB/s | p50 ms | p99 ms | errors | CPU µs/request |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for group, size, contender, r in results:
-        lines.append(f"| {group} | {size} | {contender} | {r['rps']:.0f} | {r['mbps']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} |")
+        cpu = f"{r['cpu_us']:.1f}" if r.get("cpu_us") is not None else "-"
+        lines.append(f"| {group} | {size} | {contender} | {r['rps']:.0f} | {r['mbps']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} | {cpu} |")
     lines += ["", "## Ratios (requests/s)", "", "| ratio | 1 KiB | 64 KiB | 10 MiB | target |", "| --- | ---: | ---: | ---: | --- |"]
     pairs = [
         ("sharetoken local / nginx secure_link", "sharetoken (local, embedded store)", "nginx secure_link", "≥ 1.0 (1 KiB), ≥ 0.8 (10 MiB)"),
