@@ -503,3 +503,137 @@ async fn the_backend_stopped_and_restarted_is_a_502_then_served_again_with_no_re
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A TCP proxy in front of the real S3 server that injects one fault:
+/// `on_get` sees each GET's request head before it is passed on (to change
+/// the object between a HEAD and its GET), and with `stall_after`, the answer stops after that
+/// many bytes without the connection closing (a backend gone silent).
+async fn fault_proxy(
+    upstream: String,
+    on_get: Arc<dyn Fn(&[u8]) + Send + Sync>,
+    stall_after: Option<usize>,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+            let on_get = Arc::clone(&on_get);
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move {
+                let mut buf = vec![0; 64 * 1024];
+                while let Ok(n) = client_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if buf[..n].starts_with(b"GET ") {
+                        on_get(&buf[..n]);
+                    }
+                    if server_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buf = vec![0; 64 * 1024];
+                let mut sent = 0;
+                while let Ok(n) = server_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let n = match stall_after {
+                        Some(limit) => n.min(limit.saturating_sub(sent)),
+                        None => n,
+                    };
+                    if n == 0 {
+                        // Silent from here on, the connection kept open.
+                        std::future::pending::<()>().await;
+                    }
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    sent += n;
+                }
+            });
+        }
+    });
+    endpoint
+}
+
+#[tokio::test]
+async fn a_range_read_of_an_object_replaced_after_its_head_is_a_502_not_the_new_bytes() {
+    let s3 = tokio::task::spawn_blocking(server).await.unwrap();
+    let bucket = s3.bucket("swapped");
+    let file = s3.object_file(&bucket, "doc.bin");
+    std::fs::write(&file, vec![b'1'; 4096]).unwrap();
+    let swap_to = file.clone();
+    // Only the object's own GET (the start-up probe lists the bucket).
+    let replace = Arc::new(move |head: &[u8]| {
+        if String::from_utf8_lossy(head).contains("/doc.bin") {
+            std::fs::write(&swap_to, vec![b'2'; 4096]).unwrap();
+        }
+    });
+    let endpoint = fault_proxy(s3.endpoint(), replace, None).await;
+    let (instance, _dir) = serve(&s3_connector(
+        "swapped", &endpoint, &bucket, SECRET_KEY, 2000,
+    ))
+    .await;
+    let token = share(&instance, "swapped").await;
+    // HEAD (version 1), then the ranged GET finds version 2.
+    let response = instance
+        .http
+        .get(instance.view_url("doc.bin", &token))
+        .header("Range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = answer(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_GATEWAY, "ST.ObjectChanged")
+    );
+}
+
+#[tokio::test]
+async fn a_backend_that_goes_silent_mid_body_is_cut_after_the_timeout() {
+    let s3 = tokio::task::spawn_blocking(server).await.unwrap();
+    let bucket = s3.bucket("stall");
+    let size = 4 * 1024 * 1024;
+    std::fs::write(s3.object_file(&bucket, "big.bin"), vec![7u8; size]).unwrap();
+    let endpoint = fault_proxy(s3.endpoint(), Arc::new(|_: &[u8]| {}), Some(1024 * 1024)).await;
+    let (instance, _dir) = serve(&s3_connector("stall", &endpoint, &bucket, SECRET_KEY, 700)).await;
+    let token = share(&instance, "stall").await;
+    let mut response = instance.view("big.bin", &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let started = Instant::now();
+    let mut received = 0;
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => received += chunk.len(),
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await
+    .expect("the body is cut, it does not hang");
+    assert!(outcome.is_err(), "a cut body is an error, not a clean end");
+    assert!(received < size, "{received}");
+    // "After the timeout": a bound on the answer, not a performance figure.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        instance
+            .log_text()
+            .contains("sent nothing for 700 ms mid-body"),
+        "{}",
+        instance.log_text()
+    );
+}

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -288,11 +288,28 @@ impl Connector {
         let result = self
             .bounded(first_byte, store.get_opts(&path, options))
             .await?;
+        // Not every backend enforces If-Match (s3s-fs does not): the answer
+        // must itself be the version the headers describe.
+        let same_tag = match (&info.backend_etag, &result.meta.e_tag) {
+            (Some(expected), Some(got)) => expected == got,
+            _ => true,
+        };
+        if !same_tag || result.meta.size != info.size {
+            log::warn!(
+                "connector {}: the object changed between its metadata and its read",
+                self.id
+            );
+            return Err(StorageError::Changed);
+        }
         Ok(self.body(result, length))
     }
 
     /// A backend answer's body, exactly `length` bytes long.
     fn body(&self, result: object_store::GetResult, length: u64) -> ByteStream {
+        let idle = match &self.backend {
+            Backend::S3 { first_byte, .. } => Some(*first_byte),
+            _ => None,
+        };
         let id = self.id.clone();
         let stream = result.into_stream().map_err(move |e| {
             log::warn!(
@@ -303,7 +320,9 @@ impl Connector {
                 connector: id.to_string(),
             }
         });
-        ExactLength::new(stream.boxed(), length, self.id.to_string()).boxed()
+        let mut body = ExactLength::new(stream.boxed(), length, self.id.to_string());
+        body.idle = idle.map(|limit| (limit, Box::pin(tokio::time::sleep(limit))));
+        body.boxed()
     }
 
     /// Checks once that the backend answers (and the bucket exists); used at
@@ -355,6 +374,13 @@ struct ExactLength {
     remaining: u64,
     connector: String,
     done: bool,
+    /// A backend body that sends nothing for this long is cut: a backend
+    /// gone silent (or a network partition) must not hold the request, its
+    /// connections and a viewer who has left, forever. It counts only
+    /// while the body waits for the backend, so a slow, steady download is
+    /// never cut.
+    idle: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
+    waiting: bool,
 }
 
 impl ExactLength {
@@ -364,6 +390,8 @@ impl ExactLength {
             remaining: length,
             connector,
             done: false,
+            idle: None,
+            waiting: false,
         }
     }
 
@@ -387,7 +415,33 @@ impl Stream for ExactLength {
             this.done = true;
             return Poll::Ready(None);
         }
-        Poll::Ready(match ready!(this.inner.as_mut().poll_next(cx)) {
+        let next = match this.inner.as_mut().poll_next(cx) {
+            Poll::Ready(next) => next,
+            Poll::Pending => {
+                if let Some((limit, timer)) = &mut this.idle {
+                    // The clock runs only while the body waits for the
+                    // backend, not while the viewer is slow to take bytes.
+                    if !this.waiting {
+                        this.waiting = true;
+                        timer.as_mut().reset(tokio::time::Instant::now() + *limit);
+                    }
+                    if timer.as_mut().poll(cx).is_ready() {
+                        this.done = true;
+                        log::warn!(
+                            "connector {}: the backend sent nothing for {} ms mid-body; the body was cut",
+                            this.connector,
+                            limit.as_millis()
+                        );
+                        return Poll::Ready(Some(Err(StorageError::Timeout {
+                            connector: this.connector.clone(),
+                        })));
+                    }
+                }
+                return Poll::Pending;
+            }
+        };
+        this.waiting = false;
+        Poll::Ready(match next {
             Some(Ok(chunk)) if chunk.is_empty() => this.shrank(),
             Some(Ok(mut chunk)) => {
                 if chunk.len() as u64 > this.remaining {

@@ -226,16 +226,21 @@ impl Instance {
             .unwrap()
     }
 
-    pub async fn view(&self, object: &str, token: &str) -> Response {
+    #[allow(dead_code)] // not every test binary builds its own requests
+    pub fn view_url(&self, object: &str, token: &str) -> String {
         let query: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("object", object)
             .append_pair("shareToken", token)
             .finish();
+        format!(
+            "{}/u-route/baas/sys/v1.1/objectstorage/viewshareobject?{query}",
+            self.base
+        )
+    }
+
+    pub async fn view(&self, object: &str, token: &str) -> Response {
         self.http
-            .get(format!(
-                "{}/u-route/baas/sys/v1.1/objectstorage/viewshareobject?{query}",
-                self.base
-            ))
+            .get(self.view_url(object, token))
             .send()
             .await
             .unwrap()
