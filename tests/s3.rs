@@ -504,13 +504,16 @@ async fn the_backend_stopped_and_restarted_is_a_502_then_served_again_with_no_re
     }
 }
 
+/// Sees a GET's request head on its way to the backend.
+type OnGet = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
 /// A TCP proxy in front of the real S3 server that injects one fault:
 /// `on_get` sees each GET's request head before it is passed on (to change
 /// the object between a HEAD and its GET), and with `stall_after`, the answer stops after that
 /// many bytes without the connection closing (a backend gone silent).
 async fn fault_proxy(
     upstream: String,
-    on_get: Arc<dyn Fn(&[u8]) + Send + Sync>,
+    on_get: OnGet,
     stall_after: Option<usize>,
 ) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
