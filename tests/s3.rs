@@ -511,11 +511,7 @@ type OnGet = Arc<dyn Fn(&[u8]) + Send + Sync>;
 /// `on_get` sees each GET's request head before it is passed on (to change
 /// the object between a HEAD and its GET), and with `stall_after`, the answer stops after that
 /// many bytes without the connection closing (a backend gone silent).
-async fn fault_proxy(
-    upstream: String,
-    on_get: OnGet,
-    stall_after: Option<usize>,
-) -> String {
+async fn fault_proxy(upstream: String, on_get: OnGet, stall_after: Option<usize>) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());

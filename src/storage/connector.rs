@@ -329,8 +329,13 @@ impl Connector {
     /// start so that a failing connector is reported by name.
     pub async fn probe(&self) -> Result<(), StorageError> {
         let (store, first_byte) = match &self.backend {
-            Backend::Local(local) => (local.store(), None),
-            Backend::S3 { store, first_byte } => (store, Some(*first_byte)),
+            // The directory can be read: no listing of its entries, which
+            // would stumble on a link loop that views never follow.
+            Backend::Local(local) => return local.probe(&self.id),
+            // Bounded tighter than a view: readiness probes come from load
+            // balancers with short timeouts of their own, and start-up
+            // waits for this.
+            Backend::S3 { store, first_byte } => (store, Some((*first_byte).min(PROBE_LIMIT))),
             Backend::Broken => return Err(self.unavailable()),
         };
         self.bounded(first_byte, store.list_with_delimiter(None))
@@ -458,6 +463,9 @@ impl Stream for ExactLength {
         })
     }
 }
+
+/// Longest a connector's readiness probe waits for the backend.
+const PROBE_LIMIT: Duration = Duration::from_secs(2);
 
 fn first_byte(settings: &S3Settings) -> Duration {
     Duration::from_millis(settings.first_byte_timeout_ms.max(1))

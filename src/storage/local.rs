@@ -11,13 +11,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::ObjectStore;
 
 use super::{ByteStream, ConnectorId, StorageError};
 
 pub(crate) struct LocalBackend {
     fs: Arc<LocalFileSystem>,
-    store: Arc<dyn ObjectStore>,
     /// The directory, with symbolic links resolved.
     root: PathBuf,
     /// The directory, opened: names are looked up beneath it.
@@ -53,16 +51,40 @@ impl LocalBackend {
         let root = std::fs::canonicalize(root).map_err(|e| e.to_string())?;
         let fs = Arc::new(LocalFileSystem::new_with_prefix(&root).map_err(|e| e.to_string())?);
         let root_dir = std::fs::File::open(&root).map_err(|e| e.to_string())?;
-        Ok(Self {
-            store: Arc::clone(&fs) as Arc<dyn ObjectStore>,
-            fs,
-            root,
-            root_dir,
-        })
+        Ok(Self { fs, root, root_dir })
     }
 
-    pub(crate) fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.store
+    /// Whether the directory opened at start can still be read, and is
+    /// still the one its path names (views read the one opened at start:
+    /// a directory swapped in under the same path needs a restart).
+    pub(crate) fn probe(&self, id: &ConnectorId) -> Result<(), StorageError> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let unavailable = |why: String| {
+            log::warn!("connector {id}: {why}");
+            StorageError::Unavailable {
+                connector: id.to_string(),
+            }
+        };
+        std::fs::read_dir(format!("/proc/self/fd/{}", self.root_dir.as_raw_fd()))
+            .map_err(|e| unavailable(format!("cannot read its directory: {e}")))?;
+        let opened = self
+            .root_dir
+            .metadata()
+            .map_err(|e| unavailable(format!("cannot read its directory: {e}")))?;
+        let named = std::fs::metadata(&self.root).map_err(|e| {
+            unavailable(format!(
+                "{} is gone ({e}); restart to serve a new one",
+                self.root.display()
+            ))
+        })?;
+        if (opened.dev(), opened.ino()) != (named.dev(), named.ino()) {
+            return Err(unavailable(format!(
+                "{} is no longer the directory opened at start; restart to serve the new one",
+                self.root.display()
+            )));
+        }
+        Ok(())
     }
 
     /// Opens the file behind `path` in one blocking step: the key-to-file
@@ -91,14 +113,20 @@ impl LocalBackend {
         let last_modified = meta.modified().unwrap_or(UNIX_EPOCH);
         let body = if size <= READ_WHOLE_UP_TO {
             match read_cached(&handle, size) {
-                Ok(Cached::Whole(bytes)) => Body::Read(bytes),
+                Ok(Cached::Whole(bytes)) if bytes.len() as u64 == size => Body::Read(bytes),
+                // Shorter than when opened: it changed while read, and no
+                // header is sent yet, so the answer can say so.
+                Ok(Cached::Whole(_)) => return Err(changed_while_read(id)),
                 Ok(Cached::Partly(bytes)) => {
-                    let id = id.clone();
+                    let owner = id.clone();
                     let bytes = tokio::task::spawn_blocking(move || {
-                        read_rest(&handle, bytes, size).map_err(|e| io_failure(&id, e))
+                        read_rest(&handle, bytes, size).map_err(|e| io_failure(&owner, e))
                     })
                     .await
                     .map_err(|_| StorageError::Changed)??;
+                    if bytes.len() as u64 != size {
+                        return Err(changed_while_read(id));
+                    }
                     Body::Read(Bytes::from(bytes))
                 }
                 Err(e) => return Err(io_failure(id, e)),
@@ -164,8 +192,17 @@ fn read_rest(mut file: &std::fs::File, mut bytes: Vec<u8>, size: u64) -> std::io
     Ok(bytes)
 }
 
+fn changed_while_read(id: &ConnectorId) -> StorageError {
+    log::warn!("connector {id}: a file became shorter while it was read");
+    StorageError::Changed
+}
+
 fn io_failure(id: &ConnectorId, e: std::io::Error) -> StorageError {
-    if is_missing_kind(e.kind()) {
+    // A link loop, or a name that is a socket or a device without its
+    // driver (ENXIO), is no object: 404 like any other non-file (and the
+    // answer tells nothing about what a link points to).
+    let not_an_object = matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO));
+    if is_missing_kind(e.kind()) || not_an_object {
         StorageError::NotFound
     } else {
         log::error!("connector {id}: cannot open a file: {e}");
@@ -223,28 +260,39 @@ fn open_beneath(root_dir: &std::fs::File, relative: &FsPath) -> Beneath {
     }
 }
 
-/// The slower check: opens `file`, then asks where the opened file really
-/// is. Checking the path before opening it would race with a rename that
-/// swaps a symbolic link in between.
+/// The slower check: locates `file`, asks where the located file really
+/// is, then opens that very file. Checking the path before locating it
+/// would race with a rename that swaps a symbolic link in between.
 fn open_then_check(
     root: &FsPath,
     file: &FsPath,
     id: &ConnectorId,
 ) -> Result<std::fs::File, StorageError> {
     let missing = |e: std::io::Error| io_failure(id, e);
-    let handle = std::fs::File::options()
+    // O_PATH names the file without opening it: no device driver runs, no
+    // automount fires, for a link to something outside the directory.
+    let located = std::fs::File::options()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_PATH)
         .open(file)
         .map_err(missing)?;
-    let real = opened_path(&handle).map_err(missing)?;
+    let real = opened_path(&located).map_err(missing)?;
     if !real.starts_with(root) {
         log::warn!(
             "connector {id}: refused a key whose file lies outside the directory (symbolic link)"
         );
         return Err(StorageError::NotFound);
     }
-    Ok(handle)
+    if !located.metadata().map_err(missing)?.is_file() {
+        return Err(StorageError::NotFound);
+    }
+    // Then the very file located is opened, through its descriptor.
+    use std::os::fd::AsRawFd;
+    std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(format!("/proc/self/fd/{}", located.as_raw_fd()))
+        .map_err(missing)
 }
 
 /// Where an open file really is, every link resolved: Linux names it in

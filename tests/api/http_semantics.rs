@@ -446,6 +446,11 @@ async fn symbolic_links_out_of_the_directory_are_not_followed() {
     std::fs::create_dir(objects.join("sub")).unwrap();
     std::os::unix::fs::symlink("../inside.txt", objects.join("sub/relative.txt")).unwrap();
     std::os::unix::fs::symlink("../../outside-secret.txt", objects.join("sub/climb.txt")).unwrap();
+    // Not objects either: a link loop, a socket, a link to a terminal.
+    std::os::unix::fs::symlink("loop2", objects.join("loop1")).unwrap();
+    std::os::unix::fs::symlink("loop1", objects.join("loop2")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(objects.join("sock")).unwrap();
+    std::os::unix::fs::symlink("/dev/tty", objects.join("tty")).unwrap();
     let climb = objects.join("sub/climb.txt");
     assert_eq!(
         std::fs::read_to_string(&climb).unwrap(),
@@ -463,6 +468,10 @@ async fn symbolic_links_out_of_the_directory_are_not_followed() {
         "escape/outside-secret.txt",
         "escape/data/token-keys",
         "sub/climb.txt",
+        "loop1",
+        "loop1/x",
+        "sock",
+        "tty",
     ] {
         let response = app.view(key, &token).await;
         assert_eq!(

@@ -128,6 +128,27 @@ async fn metrics_count_requests_mints_revocations_bytes_and_store_and_backend_la
 }
 
 #[tokio::test]
+async fn readyz_sees_a_local_directory_moved_away_but_not_a_link_loop_inside_it() {
+    let app = spawn_app().await;
+    let objects = app.object_file(LOCAL, "");
+    app.put(LOCAL, "here.txt", "here");
+    std::os::unix::fs::symlink(".", objects.join("self")).unwrap();
+    std::os::unix::fs::symlink("..", objects.join("up")).unwrap();
+    let state = |body: Value| body["result"]["connectors"]["objectstorageproxy/local"].clone();
+    let body: Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(state(body), "ready");
+    let moved = app.scratch().join("moved-objects");
+    std::fs::rename(&objects, &moved).unwrap();
+    std::fs::create_dir(&objects).unwrap();
+    let body: Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(
+        state(body),
+        "unavailable",
+        "a new directory under the old path needs a restart"
+    );
+}
+
+#[tokio::test]
 async fn readyz_reports_the_store_and_each_connector() {
     let app = spawn_app().await;
     let response = app.get("/readyz").await;
