@@ -931,6 +931,14 @@ name = "x"
 backend = "local"
 root = "/does/not/exist"
 
+[[connectors]]
+type = "minio"
+name = "clear"
+backend = "s3"
+endpoint = "http://minio.internal:9000"
+region = "us-east-1"
+bucket = "b"
+
 [[clients]]
 id = "app"
 secret_hash = "plain"
@@ -957,6 +965,7 @@ secret_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$SGjqP1rY0kgeLOI6Q
          - store.redis: 'http//bad' is not a Redis URL\n\
          - connectors[0] (s4/x): type must be obs, minio or objectstorageproxy\n\
          - connectors[0] (s4/x): root /does/not/exist is not a directory (the connector would answer 502)\n\
+         - connectors[1] (minio/clear): endpoint 'http://minio.internal:9000' is plain http:// and allow_http is false (the connector would answer 502)\n\
          - clients[0] (app): secret_hash is not an argon2 PHC string (make one with `sharetoken hash-secret`)\n\
          - clients[0] (app): unknown role 'god' (use share or admin)\n\
          - clients[0] (app): connector 'obs/none' is not configured\n\
@@ -964,7 +973,7 @@ secret_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$SGjqP1rY0kgeLOI6Q
     );
     assert_eq!(
         text(&output.stderr),
-        "sharetoken: 10 problem(s) in the configuration\n"
+        "sharetoken: 11 problem(s) in the configuration\n"
     );
 
     // A good configuration (the environment overrides the file, as `serve`).
