@@ -225,6 +225,8 @@ async fn backend_failures_get_clear_answers_that_name_only_the_connector() {
         );
     }
     assert!(log.contains("connector minio/good: ready"));
+    // The cause of a failed connection is said, not only "Connect".
+    assert!(log.contains("Connection refused"), "{log}");
     assert!(!log.contains(SECRET_KEY) && !log.contains("wrong-secret-value"));
 }
 

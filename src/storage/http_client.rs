@@ -79,10 +79,24 @@ impl HttpService for Bounded {
             } else {
                 HttpErrorKind::Request
             };
-            HttpError::new(kind, e)
+            // hyper's own text is only "client error (Connect)": the
+            // causes (refused, reset, certificate…) are in its sources.
+            HttpError::new(kind, std::io::Error::other(with_causes(&e)))
         })?;
         let (parts, body) = response.into_parts();
         let body = body.map_err(|e| HttpError::new(HttpErrorKind::Interrupted, e));
         Ok(HttpResponse::from_parts(parts, HttpResponseBody::new(body)))
     }
+}
+
+/// An error's text followed by each of its causes.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
