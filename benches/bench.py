@@ -38,7 +38,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DURATION = os.environ.get("BENCH_DURATION", "6s")
+DURATION = os.environ.get("BENCH_DURATION", "5s")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 SIZES = [("1 KiB", "1k.bin", 1024), ("64 KiB", "64k.bin", 64 * 1024), ("10 MiB", "10m.bin", 10 * 1024 * 1024)]
