@@ -32,3 +32,25 @@ pub fn spawn_with_watchdog(command_line: &str, pid_file: &Path, what: &str) -> C
         .spawn()
         .unwrap_or_else(|e| panic!("{what} is installed (make test installs it): {e}"))
 }
+
+/// Reads a streamed answer until it ends or is cut, within `limit`
+/// (panics past it: the body must not hang). The bytes received, and how
+/// it ended: `Err` for a cut connection, `Ok` for a clean end.
+pub async fn read_until_end_or_cut(
+    response: &mut reqwest::Response,
+    limit: std::time::Duration,
+) -> (usize, Result<(), reqwest::Error>) {
+    let mut received = 0;
+    let outcome = tokio::time::timeout(limit, async {
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => received += chunk.len(),
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await
+    .expect("the body ends or is cut, it does not hang");
+    (received, outcome)
+}

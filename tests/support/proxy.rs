@@ -15,6 +15,20 @@ pub struct Counters {
     pub downstream_bytes: AtomicU64,
 }
 
+/// Sees a GET's request head on its way to the backend.
+pub type OnGet = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// A fault the relay injects.
+#[derive(Clone, Default)]
+pub struct Faults {
+    /// Runs before each GET is passed on (to change the object between a
+    /// HEAD and its GET).
+    pub on_get: Option<OnGet>,
+    /// The backend's answer stops after this many bytes, the connection
+    /// kept open (a backend gone silent, a network partition).
+    pub stall_after: Option<u64>,
+}
+
 pub struct Relay {
     pub port: u16,
     pub counters: Arc<Counters>,
@@ -23,6 +37,10 @@ pub struct Relay {
 
 impl Relay {
     pub async fn start(target_port: u16) -> Self {
+        Self::start_with(target_port, Faults::default()).await
+    }
+
+    pub async fn start_with(target_port: u16, faults: Faults) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let counters = Arc::new(Counters::default());
@@ -30,12 +48,13 @@ impl Relay {
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let counters = Arc::clone(&shared);
+                let faults = faults.clone();
                 tokio::spawn(async move {
                     let Ok(backend) = TcpStream::connect(("127.0.0.1", target_port)).await else {
                         return;
                     };
                     counters.open.fetch_add(1, Ordering::SeqCst);
-                    relay(client, backend, &counters).await;
+                    relay(client, backend, &counters, &faults).await;
                     counters.open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
@@ -59,18 +78,42 @@ impl Drop for Relay {
 }
 
 /// Copies both ways until either side closes, then closes both.
-async fn relay(client: TcpStream, backend: TcpStream, counters: &Counters) {
+async fn relay(client: TcpStream, backend: TcpStream, counters: &Counters, faults: &Faults) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut backend_read, mut backend_write) = backend.into_split();
     let upstream = async {
-        let _ = tokio::io::copy(&mut client_read, &mut backend_write).await;
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            match client_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let (Some(on_get), true) = (&faults.on_get, buffer[..n].starts_with(b"GET "))
+                    {
+                        on_get(&buffer[..n]);
+                    }
+                    if backend_write.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
     };
     let downstream = async {
         let mut buffer = vec![0u8; 64 * 1024];
+        let mut sent = 0u64;
         loop {
             match backend_read.read(&mut buffer).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    let n = match faults.stall_after {
+                        Some(limit) => n.min(limit.saturating_sub(sent) as usize),
+                        None => n,
+                    };
+                    if n == 0 {
+                        // Silent from here on, the connection kept open.
+                        std::future::pending::<()>().await;
+                    }
+                    sent += n as u64;
                     if client_write.write_all(&buffer[..n]).await.is_err() {
                         break;
                     }
@@ -90,6 +133,8 @@ async fn relay(client: TcpStream, backend: TcpStream, counters: &Counters) {
 /// A server that accepts connections and never answers.
 pub struct Silent {
     pub port: u16,
+    /// Connections accepted so far.
+    pub accepted: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -97,13 +142,20 @@ impl Silent {
     pub async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
         let task = tokio::spawn(async move {
             let mut held = Vec::new();
             while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
                 held.push(socket);
             }
         });
-        Self { port, task }
+        Self {
+            port,
+            accepted,
+            task,
+        }
     }
 
     pub fn endpoint(&self) -> String {
