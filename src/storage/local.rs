@@ -22,8 +22,8 @@ pub(crate) struct LocalBackend {
     root_dir: std::fs::File,
 }
 
-/// Objects this small are read whole when opened: one trip to the blocking
-/// pool serves the request.
+/// Objects this small are read whole when opened, before the answer's
+/// headers (so a file that shrinks meanwhile is a clean 502).
 const READ_WHOLE_UP_TO: u64 = 64 * 1024;
 /// Objects this small are read on the worker thread when cached; larger
 /// ones on the blocking pool, where the copy does not hold up the worker
@@ -92,8 +92,9 @@ impl LocalBackend {
         Ok(())
     }
 
-    /// Opens the file behind `path` in one blocking step: the key-to-file
-    /// mapping is object_store's (so names are exact), the checks are ours.
+    /// Opens the file behind `path` and, when small, reads it: the
+    /// key-to-file mapping is object_store's (so names are exact), the
+    /// checks are ours.
     /// Refused as not found: names that leave the directory through a
     /// symbolic link (a link to `/etc`, or to the token key), names
     /// object_store reserves (`a#1`), directories, impossible paths.
