@@ -41,7 +41,8 @@ test-deps:
 
 ## sharetoken against nginx secure_link and the storage itself; writes BENCHMARKS.md.
 bench:
-	$(CARGO) bench --bench micro -- --warm-up-time 1 --measurement-time 2 --noplot | tee target/micro-bench.txt
+	mkdir -p target
+	$(CARGO) bench --bench micro -- --warm-up-time 1 --measurement-time 1 --noplot | tee target/micro-bench.txt
 	python3 benches/bench.py
 
 ## Each fuzz target for FUZZ_SECONDS (libFuzzer through cargo fuzz). The

@@ -38,7 +38,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DURATION = os.environ.get("BENCH_DURATION", "5s")
+DURATION = os.environ.get("BENCH_DURATION", "4s")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 SIZES = [("1 KiB", "1k.bin", 1024), ("64 KiB", "64k.bin", 64 * 1024), ("10 MiB", "10m.bin", 10 * 1024 * 1024)]
@@ -349,8 +349,8 @@ def run(binary, work):
         idle = memory_kib(pid, "VmRSS")
         log(f"memory: 100 concurrent 10 MiB downloads ({name})")
         peak = {"kib": idle}
-        sampler_stop = time.time() + 12
-        load = subprocess.Popen(["wrk", "-t", "2", "-c", "100", "-d", "10s", "-s", str(ROOT / "benches" / "wrk-report.lua"), view_url(base, token, "10m.bin")], stdout=subprocess.PIPE, text=True)
+        sampler_stop = time.time() + 10
+        load = subprocess.Popen(["wrk", "-t", "2", "-c", "100", "-d", "8s", "-s", str(ROOT / "benches" / "wrk-report.lua"), view_url(base, token, "10m.bin")], stdout=subprocess.PIPE, text=True)
         while load.poll() is None and time.time() < sampler_stop:
             peak["kib"] = max(peak["kib"], memory_kib(pid, "VmRSS"))
             time.sleep(0.05)
