@@ -134,12 +134,12 @@ fn connector_problems(settings: &Settings, found: &mut Vec<String>) {
                     found.push(format!("{at}: bucket is empty"));
                 }
                 if let Some(endpoint) = &s3.endpoint {
-                    match reqwest::Url::parse(endpoint) {
-                        Err(_) => found.push(format!("{at}: endpoint '{endpoint}' is not a URL")),
-                        Ok(url) if url.scheme() == "http" && !s3.allow_http => found.push(format!(
+                    if reqwest::Url::parse(endpoint).is_err() {
+                        found.push(format!("{at}: endpoint '{endpoint}' is not a URL"));
+                    } else if s3.plain_http_refused() {
+                        found.push(format!(
                             "{at}: endpoint '{endpoint}' is plain http:// and allow_http is false (the connector would answer 502)"
-                        )),
-                        Ok(_) => {}
+                        ));
                     }
                 }
             }

@@ -233,6 +233,18 @@ pub struct S3Settings {
     pub first_byte_timeout_ms: u64,
 }
 
+impl S3Settings {
+    /// A plain `http://` endpoint without `allow_http`: the connector would
+    /// refuse to send anything to it.
+    pub fn plain_http_refused(&self) -> bool {
+        let plain = self.endpoint.as_deref().is_some_and(|e| {
+            e.get(..7)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        });
+        plain && !self.allow_http
+    }
+}
+
 fn default_connect_timeout_ms() -> u64 {
     2_000
 }

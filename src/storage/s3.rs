@@ -13,21 +13,15 @@ use crate::settings::S3Settings;
 /// Opens an S3 client for `settings`, reading `bucket` (the proxy
 /// connector's own bucket may differ from its target's).
 pub(crate) fn open(settings: &S3Settings, bucket: &str) -> Result<Arc<dyn ObjectStore>, String> {
-    let plain = settings.endpoint.as_deref().is_some_and(|e| {
-        e.get(..7)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
-    });
-    if plain && !settings.allow_http {
+    if settings.plain_http_refused() {
         // Said at start, rather than as a 502 on every view.
         return Err("the endpoint is plain http:// and allow_http is false (set allow_http = true to allow it)".into());
     }
-    let options = ClientOptions::new()
-        .with_allow_http(settings.allow_http)
-        .with_connect_timeout(Duration::from_millis(settings.connect_timeout_ms.max(1)))
-        // NOTE: no total timeout: a slow, steady download must never be cut.
-        // The first byte is bounded by the connector (first_byte_timeout_ms).
-        .with_timeout_disabled()
-        .with_pool_idle_timeout(Duration::from_secs(30));
+    // The HTTP client is our own (http_client.rs): the connect timeout and
+    // the pool are set there; there is no total timeout, since a slow,
+    // steady download must never be cut (the first byte is bounded by the
+    // connector, first_byte_timeout_ms).
+    let options = ClientOptions::new().with_allow_http(settings.allow_http);
     // A backend that is down must answer 502 quickly, not after minutes of
     // retries: one quick retry at most.
     let retry = RetryConfig {

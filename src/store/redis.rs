@@ -115,6 +115,15 @@ thread_local! {
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
+/// A connection to one Redis, made on first use on the thread that uses it.
+fn new_manager(
+    client: &redis::Client,
+    config: &ConnectionManagerConfig,
+) -> Result<ConnectionManager, StoreError> {
+    ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+        .map_err(|e| StoreError(format!("cannot set up Redis: {}", e.kind_str())))
+}
+
 impl ConnectionSource {
     fn per_thread(
         client: redis::Client,
@@ -123,8 +132,7 @@ impl ConnectionSource {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         // Made once here so that a bad setting is refused at start; each
         // thread's own is then made with the same, valid, settings.
-        let first = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-            .map_err(|e| StoreError(format!("cannot set up Redis: {}", e.kind_str())))?;
+        let first = new_manager(&client, &config)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         THREAD_CONNECTIONS.with(|c| c.borrow_mut().insert(id, first));
         Ok(Self::PerThread {
@@ -142,8 +150,7 @@ impl ConnectionSource {
                 if let Some(conn) = connections.get(id) {
                     return Ok(Connection::Single(conn.clone()));
                 }
-                let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-                    .map_err(|e| StoreError(format!("cannot set up Redis: {}", e.kind_str())))?;
+                let conn = new_manager(client, config)?;
                 connections.insert(*id, conn.clone());
                 Ok(Connection::Single(conn))
             }),
