@@ -1182,3 +1182,34 @@ async fn json_logs_carry_request_id_route_status_bytes_latency_and_token_id() {
         .any(|l| l["level"] == "INFO" && l["msg"].as_str().is_some_and(|m| m.contains(&jti))));
     assert_no_token("JSON logs", &logs, &[token]);
 }
+
+#[tokio::test]
+async fn a_request_the_server_cannot_parse_is_logged_as_the_clients_mistake_not_an_error() {
+    let mut served = Served::start().await;
+    let mut socket = TcpStream::connect(&served.listen).expect("the server accepts");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer);
+    assert!(
+        text(&answer).starts_with("HTTP/1.1 400 "),
+        "{}",
+        text(&answer)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !served.stderr().contains("request parse error") {
+        assert!(Instant::now() < deadline, "{}", served.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let logs = served.stop();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("request parse error"))
+        .unwrap();
+    assert!(line.contains(" INFO "), "{line}");
+    assert!(!logs.contains(" ERROR "), "{logs}");
+}
