@@ -102,6 +102,12 @@ fn store_problems(settings: &Settings, found: &mut Vec<String>) {
             if redis.command_timeout_ms == 0 || redis.connect_timeout_ms == 0 {
                 found.push("store.redis: timeouts must be greater than 0".into());
             }
+            if redis.revocation_lease_ms > 10_000 {
+                found.push(format!(
+                    "store.redis.revocation_lease_ms: {} is over 10000 (every revoke waits this long)",
+                    redis.revocation_lease_ms
+                ));
+            }
         }
         other => found.push(format!(
             "store.kind: '{other}' is not a store (use embedded or redis)"

@@ -18,6 +18,11 @@ const COMMAND_TIMEOUT_MS: u64 = 300;
 /// Writes a configuration for instances sharing `redis_url` and returns
 /// the directory holding it, the objects and each instance's data.
 fn configure(redis_url: &str) -> TempDir {
+    configure_with(redis_url, "")
+}
+
+/// As [`configure`], with more `[store.redis]` settings.
+fn configure_with(redis_url: &str, more: &str) -> TempDir {
     configure_store(&format!(
         r#"
 [store]
@@ -29,6 +34,7 @@ url = "{redis_url}"
 key_prefix = "{prefix}"
 connect_timeout_ms = {COMMAND_TIMEOUT_MS}
 command_timeout_ms = {COMMAND_TIMEOUT_MS}
+{more}
 "#,
         prefix = unique_prefix("instances"),
     ))
@@ -110,6 +116,63 @@ async fn r2_a_revocation_through_one_instance_holds_on_every_instance_and_across
     assert_revoked(&a, &token).await;
     assert_revoked(&b, &token).await;
     assert_served(&a, &other).await;
+}
+
+/// Calls of one command Redis has answered since its last `CONFIG RESETSTAT`.
+fn command_calls(redis: &RedisServer, command: &str) -> u64 {
+    redis
+        .cli(&["INFO", "commandstats"])
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn views_are_checked_against_the_revocation_view_without_a_round_trip_to_redis() {
+    let redis = RedisServer::start();
+    // A lease far longer than the default's 200 ms, so that a busy machine
+    // cannot delay a read of the log past it (which would rightly send
+    // views to Redis); the revoke below waits that long.
+    let dir = configure_with(&redis.url(), "revocation_lease_ms = 3000");
+    let a = start(&dir, "a").await;
+    let b = start(&dir, "b").await;
+    let (token, jti) = mint(&a).await;
+    let (other, _) = mint(&a).await;
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    // Both instances follow the log (four times a lease) and hold a lease.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for _ in 0..10 {
+        assert_served(&a, &token).await;
+        assert_served(&b, &token).await;
+    }
+    assert_eq!(command_calls(&redis, "exists"), 0);
+    assert_eq!(command_calls(&redis, "hmget"), 0);
+    assert!(command_calls(&redis, "xread") > 0);
+
+    // A revoke answers once both views have it: refused at once on both,
+    // still without asking Redis.
+    revoke(&b, &jti).await;
+    assert_revoked(&a, &token).await;
+    assert_revoked(&b, &token).await;
+    assert_served(&a, &other).await;
+    assert_eq!(command_calls(&redis, "exists"), 0);
+}
+
+#[tokio::test]
+async fn with_no_revocation_lease_every_view_asks_redis() {
+    let redis = RedisServer::start();
+    let dir = configure_with(&redis.url(), "revocation_lease_ms = 0");
+    let a = start(&dir, "a").await;
+    let (token, jti) = mint(&a).await;
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    for _ in 0..5 {
+        assert_served(&a, &token).await;
+    }
+    assert_eq!(command_calls(&redis, "exists"), 5);
+    assert_eq!(command_calls(&redis, "xread"), 0);
+    revoke(&a, &jti).await;
+    assert_revoked(&a, &token).await;
 }
 
 #[tokio::test]
@@ -226,6 +289,9 @@ async fn r3_while_redis_is_down_views_fail_closed_and_recover_without_a_restart(
     revoke(&instance, &jti1).await;
 
     redis.kill();
+    // For the revocation view's lease (200 ms) views are still answered
+    // from it, rightly: no revoke can complete while Redis is down.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_fails_closed(&instance, &t1, &t2).await;
     let access = instance.access_token(SHARER.0, SHARER.1).await;
     let body = json!({"shareType": 0, "key": OBJECT, "timeoutInMinutes": 5});
@@ -329,7 +395,7 @@ async fn an_instance_refuses_a_newer_redis_layout() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("holds layout 99"), "{stderr}");
     assert!(
-        stderr.contains("newer than this sharetoken knows (1)"),
+        stderr.contains("newer than this sharetoken knows (2)"),
         "{stderr}"
     );
 }

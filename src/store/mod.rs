@@ -4,6 +4,7 @@
 mod embedded;
 mod metered;
 mod redis;
+mod revocation_view;
 
 pub use self::redis::{RedisSettings, RedisStore};
 pub use embedded::EmbeddedStore;

@@ -19,16 +19,18 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Pipeline, Script};
 use serde::Deserialize;
 
+use super::revocation_view::{Entry, RevocationView, BATCH};
 use super::{
     watermark_values_cover, BulkScope, Retention, Revocation, StoreError, TokenFilter, TokenRecord,
     TokenStore, Watermarks, MAX_TOKEN_LIFE,
 };
 use crate::audit::AuditEvent;
-use crate::clock::UnixSeconds;
+use crate::clock::{Clock, SystemClock, UnixSeconds};
 use crate::token::ShareClaims;
 
-/// The layout this code writes; see `migrations/redis/0001_layout.md`.
-pub const REDIS_LAYOUT: u64 = 1;
+/// The layout this code writes; see `migrations/redis/0001_layout.md` and
+/// `0002_revocation_log.md`.
+pub const REDIS_LAYOUT: u64 = 2;
 const RAISE_WATERMARK: &str = include_str!("../../migrations/redis/raise_watermark.lua");
 /// Most audit events kept per token.
 const TRAIL_MAX: isize = 1000;
@@ -47,6 +49,11 @@ pub struct RedisSettings {
     pub connect_timeout_ms: u64,
     /// Bound on every command, in milliseconds: past it, fail closed (503).
     pub command_timeout_ms: u64,
+    /// How long a read of the revocation log vouches for this instance's
+    /// in-process view of revocations, and how long a revoke waits before
+    /// it answers; the same on every instance. 0: no view, every view asks
+    /// Redis (`revocation_view`).
+    pub revocation_lease_ms: u64,
 }
 
 impl Default for RedisSettings {
@@ -57,6 +64,7 @@ impl Default for RedisSettings {
             key_prefix: "sharetoken".into(),
             connect_timeout_ms: 1000,
             command_timeout_ms: 1000,
+            revocation_lease_ms: 200,
         }
     }
 }
@@ -77,6 +85,7 @@ impl fmt::Debug for RedisSettings {
             .field("key_prefix", &self.key_prefix)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("command_timeout_ms", &self.command_timeout_ms)
+            .field("revocation_lease_ms", &self.revocation_lease_ms)
             .finish()
     }
 }
@@ -173,6 +182,8 @@ pub struct RedisStore {
     migrated: Arc<AtomicBool>,
     /// Where the settings point, without credentials, for messages.
     target: String,
+    /// Revocations as last read from the log, for views without a round trip.
+    view: Arc<RevocationView>,
 }
 
 impl RedisStore {
@@ -238,6 +249,9 @@ impl RedisStore {
             raise_watermark: Script::new(RAISE_WATERMARK),
             migrated: Arc::new(AtomicBool::new(false)),
             target,
+            view: Arc::new(RevocationView::new(Duration::from_millis(
+                settings.revocation_lease_ms,
+            ))),
         };
         match store.migrate().await {
             Ok(()) => {}
@@ -252,22 +266,128 @@ impl RedisStore {
                 store.target
             ),
         }
+        if settings.revocation_lease_ms > 0 {
+            tokio::spawn(store.clone().follow_revocations());
+        }
         Ok(store)
     }
 
     /// Records the layout version (idempotent) and refuses a newer one.
     async fn migrate(&self) -> Result<(), MigrateError> {
         let key = self.key_layout();
-        let _: Option<String> = self
-            .query(redis::cmd("SET").arg(&key).arg(REDIS_LAYOUT).arg("NX"))
-            .await?;
-        let version: u64 = self.query(redis::cmd("GET").arg(&key)).await?;
-        if version > REDIS_LAYOUT {
+        let recorded: Option<u64> = self.query(redis::cmd("GET").arg(&key)).await?;
+        if let Some(version) = recorded.filter(|&v| v > REDIS_LAYOUT) {
             return Err(MigrateError::TooNew(version));
         }
-        // Layout 1 needs no data changes; a later layout migrates here.
+        // Layout 2: the revocation log holds every revocation made since it
+        // began (kept once set). On a Redis of layout 1, that is now, and
+        // tokens issued until then are checked in Redis (`revocation_view`);
+        // on a new Redis, the log holds them all.
+        let since = match recorded {
+            None => 0,
+            Some(_) => SystemClock.now(),
+        };
+        let _: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(self.key_log_since())
+                    .arg(since)
+                    .arg("NX"),
+            )
+            .await?;
+        if recorded != Some(REDIS_LAYOUT) {
+            let _: () = self
+                .query(redis::cmd("SET").arg(&key).arg(REDIS_LAYOUT))
+                .await?;
+        }
         self.migrated.store(true, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Reads the revocation log four times a lease, for as long as the
+    /// store is in use (this task holds the last clone once every other is
+    /// dropped).
+    async fn follow_revocations(self) {
+        let mut ticks = tokio::time::interval(self.view.lease() / 4);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if Arc::strong_count(&self.view) == 1 {
+                return;
+            }
+            let sent = std::time::Instant::now();
+            match self.read_revocation_log().await {
+                Ok(true) => self.view.vouch(sent),
+                Ok(false) => {}
+                // The lease lapses by itself: views ask Redis meanwhile.
+                Err(e) => log::debug!("revocation log not read: {e}"),
+            }
+        }
+    }
+
+    /// Applies what the log holds beyond the view; `true` once the read
+    /// reached the end of the log.
+    async fn read_revocation_log(&self) -> Result<bool, StoreError> {
+        if !self.view.begun() {
+            let since: Option<UnixSeconds> = self
+                .query(redis::cmd("GET").arg(self.key_log_since()))
+                .await?;
+            // Not migrated yet (Redis was down at start).
+            let Some(since) = since else {
+                return Ok(false);
+            };
+            let marks = self.watermarks_in_redis().await?;
+            self.view.begin(since, marks);
+        }
+        loop {
+            let reply: Option<redis::streams::StreamReadReply> = self
+                .query(
+                    redis::cmd("XREAD")
+                        .arg("COUNT")
+                        .arg(BATCH)
+                        .arg("STREAMS")
+                        .arg(self.key_revocation_log())
+                        .arg(self.view.last_id()),
+                )
+                .await?;
+            let ids: Vec<redis::streams::StreamId> = reply
+                .into_iter()
+                .flat_map(|r| r.keys)
+                .flat_map(|k| k.ids)
+                .collect();
+            let read = ids.len();
+            let last_id = ids.last().map(|e| e.id.clone());
+            let entries = ids.iter().filter_map(log_entry).collect();
+            self.view.apply(entries, last_id, SystemClock.now());
+            if read < BATCH {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Appends to the revocation log, before the revocation itself is
+    /// written: a revocation in Redis is never missing from the log.
+    async fn log_revocation(&self, fields: &[(&str, String)]) -> Result<(), StoreError> {
+        // Entries older than the longest token life revoke nothing that is
+        // still valid (an hour's margin for clocks).
+        let keep_from_ms = (SystemClock.now() - MAX_TOKEN_LIFE - 3600).max(0) * 1000;
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(self.key_revocation_log())
+            .arg("MINID")
+            .arg("~")
+            .arg(keep_from_ms)
+            .arg("*");
+        for (name, value) in fields {
+            xadd.arg(*name).arg(value);
+        }
+        self.query::<String>(&xadd).await.map(|_| ())
+    }
+
+    async fn watermarks_in_redis(&self) -> Result<Watermarks, StoreError> {
+        let all: std::collections::BTreeMap<String, i64> = self
+            .query(redis::cmd("HGETALL").arg(self.key_watermarks()))
+            .await?;
+        Ok(Watermarks(all))
     }
 
     /// When a token's record and trail may go.
@@ -295,6 +415,12 @@ impl RedisStore {
     }
     fn key_layout(&self) -> String {
         format!("{}:{{meta}}:layout", self.prefix)
+    }
+    fn key_revocation_log(&self) -> String {
+        format!("{}:{{rev}}:log", self.prefix)
+    }
+    fn key_log_since(&self) -> String {
+        format!("{}:{{rev}}:since", self.prefix)
     }
 
     /// Runs one command under the timeout.
@@ -348,6 +474,17 @@ impl RedisStore {
             serde_json::from_str(&j).map_err(|e| StoreError(format!("bad token record: {e}")))
         })
         .transpose()
+    }
+}
+
+/// A revocation log entry, as [`RedisStore::log_revocation`] wrote it.
+fn log_entry(entry: &redis::streams::StreamId) -> Option<Entry> {
+    if let (Some(jti), Some(expires_at)) = (entry.get("j"), entry.get("x")) {
+        return Some(Entry::Token { jti, expires_at });
+    }
+    match (entry.get("w"), entry.get("b")) {
+        (Some(field), Some(before)) => Some(Entry::Watermark { field, before }),
+        _ => None,
     }
 }
 
@@ -444,6 +581,9 @@ impl TokenStore for RedisStore {
     }
 
     async fn is_revoked(&self, claims: &ShareClaims) -> Result<bool, StoreError> {
+        if let Some(revoked) = self.view.is_revoked(claims) {
+            return Ok(revoked);
+        }
         let connector = claims.connector.to_string();
         let fields = Watermarks::fields_for(&connector, &claims.subject);
         let mut exists = redis::cmd("EXISTS");
@@ -471,8 +611,13 @@ impl TokenStore for RedisStore {
             return Ok(Revocation::Unknown);
         };
         if record.revoked_at.is_some() {
+            // An earlier attempt may have failed after writing: its lease
+            // is waited for here (see below).
+            tokio::time::sleep(self.view.lease()).await;
             return Ok(Revocation::AlreadyRevoked(record));
         }
+        self.log_revocation(&[("j", jti.to_owned()), ("x", record.expires_at.to_string())])
+            .await?;
         record.revoked_at = Some(now);
         let json = serde_json::to_string(&record).map_err(|e| StoreError(e.to_string()))?;
         // Both keys carry the {jti} tag: one slot, one atomic step.
@@ -490,6 +635,9 @@ impl TokenStore for RedisStore {
             .arg("KEEPTTL")
             .ignore();
         self.pipeline::<()>(&pipe).await?;
+        // By now every instance has read the log, or no longer trusts what
+        // it read and asks Redis (`revocation_view`).
+        tokio::time::sleep(self.view.lease()).await;
         Ok(Revocation::Revoked(record))
     }
 
@@ -499,23 +647,29 @@ impl TokenStore for RedisStore {
         before: UnixSeconds,
         _now: UnixSeconds,
     ) -> Result<UnixSeconds, StoreError> {
+        self.log_revocation(&[("w", scope.field()), ("b", before.to_string())])
+            .await?;
         let mut invocation = self.raise_watermark.key(self.key_watermarks());
         invocation.arg(scope.field()).arg(before);
         let conn = self.connections.get()?;
-        self.bounded(async {
-            match conn {
-                Connection::Single(mut c) => invocation.invoke_async(&mut c).await,
-                Connection::Cluster(mut c) => invocation.invoke_async(&mut c).await,
-            }
-        })
-        .await
+        let raised = self
+            .bounded(async {
+                match conn {
+                    Connection::Single(mut c) => invocation.invoke_async(&mut c).await,
+                    Connection::Cluster(mut c) => invocation.invoke_async(&mut c).await,
+                }
+            })
+            .await?;
+        // As for one token: every instance's view has it, or asks Redis.
+        tokio::time::sleep(self.view.lease()).await;
+        Ok(raised)
     }
 
     async fn watermarks(&self) -> Result<Watermarks, StoreError> {
-        let all: std::collections::BTreeMap<String, i64> = self
-            .query(redis::cmd("HGETALL").arg(self.key_watermarks()))
-            .await?;
-        Ok(Watermarks(all))
+        match self.view.watermarks() {
+            Some(marks) => Ok(marks),
+            None => self.watermarks_in_redis().await,
+        }
     }
 
     async fn token(&self, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -617,7 +771,7 @@ impl TokenStore for RedisStore {
             }
             self.pipeline::<()>(&pipe).await?;
         }
-        let marks = self.watermarks().await?;
+        let marks = self.watermarks_in_redis().await?;
         let stale: Vec<&String> = marks
             .0
             .iter()

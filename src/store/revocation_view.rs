@@ -1,0 +1,283 @@
+//! The Redis store's in-process view of revocations, so that a view's
+//! revocation check needs no round trip to Redis.
+//!
+//! Every revocation (one token, or a bulk watermark) is also appended to a
+//! Redis stream, `<p>:{rev}:log`, which every instance reads four times a
+//! lease (`store.redis.revocation_lease_ms`, 200 ms by default, so every
+//! 50 ms). The view is trusted on that lease: a read that reached the end of
+//! the log, sent at time t, vouches for the view until t + lease. A revoke
+//! answers only a lease after its entry is in the log, so by then every instance
+//! has either read the entry or stopped trusting its view and asks Redis
+//! itself (case R2, "at once"). When Redis stops answering, the lease lapses
+//! and checks fail closed as before (case R3).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use super::{Watermarks, MAX_TOKEN_LIFE};
+use crate::clock::UnixSeconds;
+use crate::token::ShareClaims;
+
+/// Entries read at once.
+pub const BATCH: usize = 1000;
+
+/// One entry of the revocation log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// One token, revoked until it expires.
+    Token {
+        jti: String,
+        expires_at: UnixSeconds,
+    },
+    /// A bulk revocation: watermark `field` raised to `before`.
+    Watermark { field: String, before: UnixSeconds },
+}
+
+#[derive(Default)]
+struct State {
+    /// When the log began (its first layout-2 start): tokens issued up to
+    /// then may have been revoked by an earlier version, which kept no log,
+    /// so they are checked in Redis.
+    since: Option<UnixSeconds>,
+    /// Revoked token ids and when each token expires.
+    revoked: HashMap<String, UnixSeconds>,
+    marks: Watermarks,
+    /// The id of the last entry applied (`0-0`: none yet).
+    last_id: String,
+}
+
+pub struct RevocationView {
+    /// How long a read of the whole log vouches for the view; a revoke
+    /// waits this long before it answers.
+    lease: Duration,
+    state: RwLock<State>,
+    epoch: Instant,
+    /// Until when (ns since `epoch`) the view is known current; 0: never.
+    trusted_until: AtomicU64,
+}
+
+impl RevocationView {
+    pub fn new(lease: Duration) -> Self {
+        Self {
+            lease,
+            state: RwLock::new(State {
+                last_id: "0-0".into(),
+                ..State::default()
+            }),
+            epoch: Instant::now(),
+            trusted_until: AtomicU64::new(0),
+        }
+    }
+
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn trusted(&self) -> bool {
+        self.nanos(Instant::now()) < self.trusted_until.load(Ordering::Acquire)
+    }
+
+    /// Whether the token is revoked, when the view can tell; `None`: ask Redis.
+    pub fn is_revoked(&self, claims: &ShareClaims) -> Option<bool> {
+        if !self.trusted() {
+            return None;
+        }
+        let state = self.state.read().ok()?;
+        if claims.issued_at <= state.since? {
+            return None;
+        }
+        Some(
+            state.revoked.contains_key(&claims.jti)
+                || state.marks.covers(
+                    &claims.connector.to_string(),
+                    &claims.subject,
+                    claims.issued_at,
+                ),
+        )
+    }
+
+    /// Every watermark, when the view can tell.
+    pub fn watermarks(&self) -> Option<Watermarks> {
+        if !self.trusted() {
+            return None;
+        }
+        let state = self.state.read().ok()?;
+        state.since?;
+        Some(state.marks.clone())
+    }
+
+    /// Whether the view has been started ([`begin`](Self::begin)).
+    pub fn begun(&self) -> bool {
+        self.state.read().is_ok_and(|s| s.since.is_some())
+    }
+
+    /// Starts the view: when the log began, and the watermarks Redis holds
+    /// (some may predate the log).
+    pub fn begin(&self, since: UnixSeconds, marks: Watermarks) {
+        if let Ok(mut state) = self.state.write() {
+            state.since = Some(since);
+            for (field, before) in marks.0 {
+                raise(&mut state.marks, field, before);
+            }
+        }
+    }
+
+    /// The id after which the log is read next.
+    pub fn last_id(&self) -> String {
+        self.state
+            .read()
+            .map(|s| s.last_id.clone())
+            .unwrap_or_else(|_| "0-0".into())
+    }
+
+    /// Applies entries read from the log, the last of them `last_id`, and
+    /// forgets what no longer matters at `now` (expired tokens, watermarks
+    /// older than the longest token life).
+    pub fn apply(&self, entries: Vec<Entry>, last_id: Option<String>, now: UnixSeconds) {
+        let Ok(mut state) = self.state.write() else {
+            return;
+        };
+        for entry in entries {
+            match entry {
+                Entry::Token { jti, expires_at } => {
+                    state.revoked.insert(jti, expires_at);
+                }
+                Entry::Watermark { field, before } => raise(&mut state.marks, field, before),
+            }
+        }
+        if let Some(id) = last_id {
+            state.last_id = id;
+        }
+        state.revoked.retain(|_, expires_at| *expires_at > now);
+        state
+            .marks
+            .0
+            .retain(|_, before| *before + MAX_TOKEN_LIFE > now);
+    }
+
+    /// A read of the whole log was sent at `sent`: the view is current
+    /// until a lease later.
+    pub fn vouch(&self, sent: Instant) {
+        self.trusted_until
+            .fetch_max(self.nanos(sent + self.lease), Ordering::AcqRel);
+    }
+}
+
+/// Watermarks only rise (as `raise_watermark.lua` keeps them in Redis).
+fn raise(marks: &mut Watermarks, field: String, before: UnixSeconds) {
+    let mark = marks.0.entry(field).or_insert(before);
+    *mark = (*mark).max(before);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::share::{Scope, ShareType};
+    use crate::storage::ConnectorId;
+
+    fn claims(jti: &str, issued_at: UnixSeconds) -> ShareClaims {
+        let mut claims = ShareClaims::new(
+            "app",
+            ConnectorId::parse("minio", "files").unwrap(),
+            Scope::new(ShareType::File, ["a.txt"]).unwrap(),
+            issued_at,
+            10,
+        );
+        claims.jti = jti.into();
+        claims
+    }
+
+    const LEASE: Duration = Duration::from_millis(200);
+
+    fn begun_at(since: UnixSeconds) -> RevocationView {
+        let view = RevocationView::new(LEASE);
+        view.begin(since, Watermarks::default());
+        view
+    }
+
+    #[test]
+    fn it_answers_only_while_a_read_vouches_for_it() {
+        let view = begun_at(100);
+        assert_eq!(view.is_revoked(&claims("t1", 200)), None);
+        view.vouch(Instant::now());
+        assert_eq!(view.is_revoked(&claims("t1", 200)), Some(false));
+        view.apply(
+            vec![Entry::Token {
+                jti: "t1".into(),
+                expires_at: 900,
+            }],
+            Some("5-0".into()),
+            200,
+        );
+        assert_eq!(view.is_revoked(&claims("t1", 200)), Some(true));
+        assert_eq!(view.last_id(), "5-0");
+        // A lease that lapsed: ask Redis.
+        let stale = RevocationView::new(LEASE);
+        stale.begin(100, Watermarks::default());
+        stale.vouch(Instant::now() - LEASE - Duration::from_millis(1));
+        assert_eq!(stale.is_revoked(&claims("t1", 200)), None);
+    }
+
+    #[test]
+    fn tokens_issued_before_the_log_began_are_checked_in_redis() {
+        let view = begun_at(100);
+        view.vouch(Instant::now());
+        assert_eq!(view.is_revoked(&claims("t1", 99)), None);
+        assert_eq!(view.is_revoked(&claims("t1", 100)), None);
+        assert_eq!(view.is_revoked(&claims("t1", 101)), Some(false));
+        // Not begun: never answers.
+        let unbegun = RevocationView::new(LEASE);
+        unbegun.vouch(Instant::now());
+        assert_eq!(unbegun.is_revoked(&claims("t1", 101)), None);
+        assert_eq!(unbegun.watermarks(), None);
+    }
+
+    #[test]
+    fn watermarks_only_rise_and_cover_earlier_tokens() {
+        let mut held = Watermarks::default();
+        held.0.insert("u:app".into(), 300);
+        let view = RevocationView::new(LEASE);
+        view.begin(100, held);
+        view.vouch(Instant::now());
+        view.apply(
+            vec![Entry::Watermark {
+                field: "u:app".into(),
+                before: 250,
+            }],
+            None,
+            200,
+        );
+        assert_eq!(view.watermarks().unwrap().0["u:app"], 300);
+        assert_eq!(view.is_revoked(&claims("t1", 299)), Some(true));
+        assert_eq!(view.is_revoked(&claims("t1", 300)), Some(false));
+    }
+
+    #[test]
+    fn expired_tokens_and_old_watermarks_are_forgotten() {
+        let view = begun_at(100);
+        view.apply(
+            vec![
+                Entry::Token {
+                    jti: "t1".into(),
+                    expires_at: 150,
+                },
+                Entry::Watermark {
+                    field: "all".into(),
+                    before: 120,
+                },
+            ],
+            None,
+            200,
+        );
+        view.apply(Vec::new(), None, 120 + MAX_TOKEN_LIFE);
+        view.vouch(Instant::now());
+        assert_eq!(view.watermarks().unwrap(), Watermarks::default());
+        assert_eq!(view.state.read().unwrap().revoked.len(), 0);
+    }
+}
