@@ -32,6 +32,7 @@ use crate::token::ShareClaims;
 /// `0002_revocation_log.md`.
 pub const REDIS_LAYOUT: u64 = 2;
 const RAISE_WATERMARK: &str = include_str!("../../migrations/redis/raise_watermark.lua");
+const READ_REVOCATION_LOG: &str = include_str!("../../migrations/redis/read_revocation_log.lua");
 /// Most audit events kept per token.
 const TRAIL_MAX: isize = 1000;
 
@@ -178,6 +179,7 @@ pub struct RedisStore {
     timeout: Duration,
     retention: Retention,
     raise_watermark: Script,
+    read_revocation_log: Script,
     /// Whether the layout migration has run against this Redis.
     migrated: Arc<AtomicBool>,
     /// Where the settings point, without credentials, for messages.
@@ -247,6 +249,7 @@ impl RedisStore {
             timeout,
             retention,
             raise_watermark: Script::new(RAISE_WATERMARK),
+            read_revocation_log: Script::new(READ_REVOCATION_LOG),
             migrated: Arc::new(AtomicBool::new(false)),
             target,
             view: Arc::new(RevocationView::new(Duration::from_millis(
@@ -316,51 +319,59 @@ impl RedisStore {
                 return;
             }
             let sent = std::time::Instant::now();
-            match self.read_revocation_log().await {
+            match self.follow_log_once().await {
                 Ok(true) => self.view.vouch(sent),
                 Ok(false) => {}
-                // The lease lapses by itself: views ask Redis meanwhile.
-                Err(e) => log::debug!("revocation log not read: {e}"),
+                // Views ask Redis until a read from the start succeeds: a
+                // failed read may be a failover to a replica that lacks
+                // entries this view holds, and lacks entries made since.
+                Err(e) => {
+                    log::debug!("revocation log not read: {e}");
+                    self.view.reset();
+                }
             }
         }
     }
 
     /// Applies what the log holds beyond the view; `true` once the read
-    /// reached the end of the log.
-    async fn read_revocation_log(&self) -> Result<bool, StoreError> {
+    /// reached the end of the log and the view holds all of it.
+    async fn follow_log_once(&self) -> Result<bool, StoreError> {
         if !self.view.begun() {
             let since: Option<UnixSeconds> = self
                 .query(redis::cmd("GET").arg(self.key_log_since()))
                 .await?;
-            // Not migrated yet (Redis was down at start).
+            // Not migrated: Redis was down at start, or restarted empty.
             let Some(since) = since else {
+                self.migrate().await.map_err(|e| match e {
+                    MigrateError::TooNew(v) => StoreError(format!("Redis holds layout {v}")),
+                    MigrateError::Store(e) => e,
+                })?;
                 return Ok(false);
             };
             let marks = self.watermarks_in_redis().await?;
             self.view.begin(since, marks);
         }
+        let mut read = 0;
         loop {
-            let reply: Option<redis::streams::StreamReadReply> = self
-                .query(
-                    redis::cmd("XREAD")
-                        .arg("COUNT")
-                        .arg(BATCH)
-                        .arg("STREAMS")
-                        .arg(self.key_revocation_log())
-                        .arg(self.view.last_id()),
-                )
+            let mut invocation = self.read_revocation_log.key(self.key_revocation_log());
+            invocation.arg(self.view.last_id()).arg(BATCH);
+            let conn = self.connections.get()?;
+            let (added, last_generated, range): (u64, String, redis::streams::StreamRangeReply) =
+                self.bounded(async {
+                    match conn {
+                        Connection::Single(mut c) => invocation.invoke_async(&mut c).await,
+                        Connection::Cluster(mut c) => invocation.invoke_async(&mut c).await,
+                    }
+                })
                 .await?;
-            let ids: Vec<redis::streams::StreamId> = reply
-                .into_iter()
-                .flat_map(|r| r.keys)
-                .flat_map(|k| k.ids)
-                .collect();
-            let read = ids.len();
-            let last_id = ids.last().map(|e| e.id.clone());
-            let entries = ids.iter().filter_map(log_entry).collect();
-            self.view.apply(entries, last_id, SystemClock.now());
-            if read < BATCH {
-                return Ok(true);
+            let entries = range.ids;
+            read += entries.len() as u64;
+            let full = entries.len() == BATCH;
+            let last_id = entries.last().map(|e| e.id.clone());
+            let parsed = entries.iter().filter_map(log_entry).collect();
+            self.view.apply(parsed, last_id, SystemClock.now());
+            if !full {
+                return Ok(self.view.reached_end(added, &last_generated, read));
             }
         }
     }

@@ -10,6 +10,11 @@
 //! has either read the entry or stopped trusting its view and asks Redis
 //! itself (case R2, "at once"). When Redis stops answering, the lease lapses
 //! and checks fail closed as before (case R3).
+//!
+//! A log that went back (Redis restarted empty, flushed, or failed over to
+//! a replica that lacked entries) is noticed by the log's own counters,
+//! `entries-added` and `last-generated-id`, or by the failed read: the view
+//! is then dropped and read again from the start.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +51,18 @@ struct State {
     marks: Watermarks,
     /// The id of the last entry applied (`0-0`: none yet).
     last_id: String,
+    /// The log's `entries-added` when the view last held all of it; `None`
+    /// until a first read from the start has reached its end.
+    added_seen: Option<u64>,
+}
+
+impl State {
+    fn empty() -> Self {
+        Self {
+            last_id: "0-0".into(),
+            ..Self::default()
+        }
+    }
 }
 
 pub struct RevocationView {
@@ -62,10 +79,7 @@ impl RevocationView {
     pub fn new(lease: Duration) -> Self {
         Self {
             lease,
-            state: RwLock::new(State {
-                last_id: "0-0".into(),
-                ..State::default()
-            }),
+            state: RwLock::new(State::empty()),
             epoch: Instant::now(),
             trusted_until: AtomicU64::new(0),
         }
@@ -159,6 +173,40 @@ impl RevocationView {
             .marks
             .0
             .retain(|_, before| *before + MAX_TOKEN_LIFE > now);
+    }
+
+    /// A read reached the end of the log, which then held `added` entries
+    /// in all (`entries-added`), the newest `last_generated`, after `read` new
+    /// ones applied since the last such read: whether the view now holds the
+    /// whole log. When it does not (the log went back, or entries were
+    /// missed), the view is dropped ([`reset`](Self::reset)).
+    pub fn reached_end(&self, added: u64, last_generated: &str, read: u64) -> bool {
+        let Ok(mut state) = self.state.write() else {
+            return false;
+        };
+        let whole = match state.added_seen {
+            // A read from the start holds everything the log still has.
+            None => {
+                state.last_id = last_generated.to_owned();
+                true
+            }
+            Some(seen) => added.checked_sub(seen) == Some(read) && state.last_id == last_generated,
+        };
+        if whole {
+            state.added_seen = Some(added);
+            return true;
+        }
+        drop(state);
+        self.reset();
+        false
+    }
+
+    /// Forgets everything and trusts nothing until a read from the start.
+    pub fn reset(&self) {
+        self.trusted_until.store(0, Ordering::Release);
+        if let Ok(mut state) = self.state.write() {
+            *state = State::empty();
+        }
     }
 
     /// A read of the whole log was sent at `sent`: the view is current
@@ -256,6 +304,42 @@ mod tests {
         assert_eq!(view.watermarks().unwrap().0["u:app"], 300);
         assert_eq!(view.is_revoked(&claims("t1", 299)), Some(true));
         assert_eq!(view.is_revoked(&claims("t1", 300)), Some(false));
+    }
+
+    fn token(jti: &str) -> Entry {
+        Entry::Token {
+            jti: jti.into(),
+            expires_at: 900,
+        }
+    }
+
+    #[test]
+    fn a_log_that_went_back_or_skipped_entries_drops_the_view() {
+        let view = begun_at(100);
+        // The first read, from the start, is taken as the whole log.
+        view.apply(vec![token("t1")], Some("10-0".into()), 200);
+        assert!(view.reached_end(7, "10-0", 1));
+        view.vouch(Instant::now());
+        assert_eq!(view.is_revoked(&claims("t1", 200)), Some(true));
+        // One more entry, read: whole.
+        view.apply(vec![token("t2")], Some("11-0".into()), 200);
+        assert!(view.reached_end(8, "11-0", 1));
+        // Two added, one read (another had an id below ours): dropped.
+        view.apply(vec![token("t3")], Some("12-0".into()), 200);
+        assert!(!view.reached_end(10, "12-0", 1));
+        assert_eq!(view.is_revoked(&claims("t1", 200)), None);
+        assert!(!view.begun());
+        assert_eq!(view.last_id(), "0-0");
+
+        // A log that went back (fewer entries ever added, or a newest id
+        // that is not ours): dropped.
+        for (added, newest) in [(5, "11-0"), (8, "9-0")] {
+            let view = begun_at(100);
+            view.apply(vec![token("t1")], Some("11-0".into()), 200);
+            assert!(view.reached_end(8, "11-0", 1));
+            assert!(!view.reached_end(added, newest, 0));
+            assert!(!view.begun());
+        }
     }
 
     #[test]
