@@ -798,32 +798,34 @@ impl TokenStore for RedisStore {
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let texts = events
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(|e| StoreError(e.to_string()))?;
         let mut log = redis::pipe();
-        for event in events {
-            let json = serde_json::to_string(event).map_err(|e| StoreError(e.to_string()))?;
+        for json in &texts {
             log.cmd("XADD")
                 .arg(self.key_audit_log())
                 .arg("MAXLEN")
                 .arg(self.retention.audit_max_events.max(1))
                 .arg("*")
                 .arg("e")
-                .arg(&json)
+                .arg(json)
                 .ignore();
         }
-        self.pipeline::<()>(&log).await?;
         // Each token's trail lives in its own slot: one pipeline per token,
         // its events in order (pipelines to different slots may interleave).
-        let mut by_token: std::collections::BTreeMap<&str, (Vec<String>, i64)> =
+        let mut by_token: std::collections::BTreeMap<&str, (Vec<&str>, i64)> =
             std::collections::BTreeMap::new();
-        for event in events {
+        for (event, json) in events.iter().zip(&texts) {
             let Some(jti) = event.token_id.as_deref() else {
                 continue;
             };
-            let json = serde_json::to_string(event).map_err(|e| StoreError(e.to_string()))?;
             let until =
                 event.token_expires_at.unwrap_or(event.at) + self.retention.keep_expired_seconds;
             let entry = by_token.entry(jti).or_default();
-            entry.0.push(json);
+            entry.0.push(json.as_str());
             entry.1 = entry.1.max(until);
         }
         let trails: Vec<Pipeline> = by_token
@@ -842,6 +844,16 @@ impl TokenStore for RedisStore {
                 pipe
             })
             .collect();
+        if !self.connections.is_cluster() {
+            // One Redis: the log and every trail in one round trip.
+            for pipe in &trails {
+                for cmd in pipe.cmd_iter() {
+                    log.add_command(cmd.clone()).ignore();
+                }
+            }
+            return self.pipeline::<()>(&log).await;
+        }
+        self.pipeline::<()>(&log).await?;
         try_join_all(trails.iter().map(|pipe| self.pipeline::<()>(pipe))).await?;
         Ok(())
     }
