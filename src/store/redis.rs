@@ -318,7 +318,7 @@ impl RedisStore {
             if Arc::strong_count(&self.view) == 1 {
                 return;
             }
-            let sent = std::time::Instant::now();
+            let sent = super::revocation_view::now();
             match self.follow_log_once().await {
                 Ok(true) => self.view.vouch(sent),
                 Ok(false) => {}

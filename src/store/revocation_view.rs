@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Watermarks, MAX_TOKEN_LIFE};
 use crate::clock::UnixSeconds;
@@ -65,13 +65,20 @@ impl State {
     }
 }
 
+/// Now, in ns of `CLOCK_BOOTTIME`. Unlike `Instant` (`CLOCK_MONOTONIC`), it
+/// counts time spent suspended: a machine or VM that sleeps past its lease
+/// must not wake up trusting a view that revokes made meanwhile left behind.
+pub fn now() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0)
+}
+
 pub struct RevocationView {
     /// How long a read of the whole log vouches for the view; a revoke
     /// waits this long before it answers.
     lease: Duration,
     state: RwLock<State>,
-    epoch: Instant,
-    /// Until when (ns since `epoch`) the view is known current; 0: never.
+    /// Until when ([`now`]) the view is known current; 0: never.
     trusted_until: AtomicU64,
 }
 
@@ -80,7 +87,6 @@ impl RevocationView {
         Self {
             lease,
             state: RwLock::new(State::empty()),
-            epoch: Instant::now(),
             trusted_until: AtomicU64::new(0),
         }
     }
@@ -89,12 +95,8 @@ impl RevocationView {
         self.lease
     }
 
-    fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
-    }
-
     fn trusted(&self) -> bool {
-        self.nanos(Instant::now()) < self.trusted_until.load(Ordering::Acquire)
+        now() < self.trusted_until.load(Ordering::Acquire)
     }
 
     /// Whether the token is revoked, when the view can tell; `None`: ask Redis.
@@ -209,11 +211,12 @@ impl RevocationView {
         }
     }
 
-    /// A read of the whole log was sent at `sent`: the view is current
-    /// until a lease later.
-    pub fn vouch(&self, sent: Instant) {
+    /// A read of the whole log was sent at `sent` ([`now`]): the view is
+    /// current until a lease later.
+    pub fn vouch(&self, sent: u64) {
+        let lease = u64::try_from(self.lease.as_nanos()).unwrap_or(u64::MAX);
         self.trusted_until
-            .fetch_max(self.nanos(sent + self.lease), Ordering::AcqRel);
+            .fetch_max(sent.saturating_add(lease), Ordering::AcqRel);
     }
 }
 
@@ -253,7 +256,7 @@ mod tests {
     fn it_answers_only_while_a_read_vouches_for_it() {
         let view = begun_at(100);
         assert_eq!(view.is_revoked(&claims("t1", 200)), None);
-        view.vouch(Instant::now());
+        view.vouch(now());
         assert_eq!(view.is_revoked(&claims("t1", 200)), Some(false));
         view.apply(
             vec![Entry::Token {
@@ -268,20 +271,20 @@ mod tests {
         // A lease that lapsed: ask Redis.
         let stale = RevocationView::new(LEASE);
         stale.begin(100, Watermarks::default());
-        stale.vouch(Instant::now() - LEASE - Duration::from_millis(1));
+        stale.vouch(now() - 201_000_000);
         assert_eq!(stale.is_revoked(&claims("t1", 200)), None);
     }
 
     #[test]
     fn tokens_issued_before_the_log_began_are_checked_in_redis() {
         let view = begun_at(100);
-        view.vouch(Instant::now());
+        view.vouch(now());
         assert_eq!(view.is_revoked(&claims("t1", 99)), None);
         assert_eq!(view.is_revoked(&claims("t1", 100)), None);
         assert_eq!(view.is_revoked(&claims("t1", 101)), Some(false));
         // Not begun: never answers.
         let unbegun = RevocationView::new(LEASE);
-        unbegun.vouch(Instant::now());
+        unbegun.vouch(now());
         assert_eq!(unbegun.is_revoked(&claims("t1", 101)), None);
         assert_eq!(unbegun.watermarks(), None);
     }
@@ -292,7 +295,7 @@ mod tests {
         held.0.insert("u:app".into(), 300);
         let view = RevocationView::new(LEASE);
         view.begin(100, held);
-        view.vouch(Instant::now());
+        view.vouch(now());
         view.apply(
             vec![Entry::Watermark {
                 field: "u:app".into(),
@@ -319,7 +322,7 @@ mod tests {
         // The first read, from the start, is taken as the whole log.
         view.apply(vec![token("t1")], Some("10-0".into()), 200);
         assert!(view.reached_end(7, "10-0", 1));
-        view.vouch(Instant::now());
+        view.vouch(now());
         assert_eq!(view.is_revoked(&claims("t1", 200)), Some(true));
         // One more entry, read: whole.
         view.apply(vec![token("t2")], Some("11-0".into()), 200);
@@ -360,7 +363,7 @@ mod tests {
             200,
         );
         view.apply(Vec::new(), None, 120 + MAX_TOKEN_LIFE);
-        view.vouch(Instant::now());
+        view.vouch(now());
         assert_eq!(view.watermarks().unwrap(), Watermarks::default());
         assert_eq!(view.state.read().unwrap().revoked.len(), 0);
     }
