@@ -355,15 +355,8 @@ impl RedisStore {
         loop {
             let mut invocation = self.read_revocation_log.key(self.key_revocation_log());
             invocation.arg(self.view.last_id()).arg(BATCH);
-            let conn = self.connections.get()?;
             let (added, last_generated, range): (u64, String, redis::streams::StreamRangeReply) =
-                self.bounded(async {
-                    match conn {
-                        Connection::Single(mut c) => invocation.invoke_async(&mut c).await,
-                        Connection::Cluster(mut c) => invocation.invoke_async(&mut c).await,
-                    }
-                })
-                .await?;
+                self.invoke(&invocation).await?;
             let entries = range.ids;
             read += entries.len() as u64;
             let full = entries.len() == BATCH;
@@ -441,6 +434,21 @@ impl RedisStore {
             match conn {
                 Connection::Single(mut c) => cmd.query_async(&mut c).await,
                 Connection::Cluster(mut c) => cmd.query_async(&mut c).await,
+            }
+        })
+        .await
+    }
+
+    /// Runs a Lua script under the timeout; its keys must share a slot.
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let conn = self.connections.get()?;
+        self.bounded(async {
+            match conn {
+                Connection::Single(mut c) => invocation.invoke_async(&mut c).await,
+                Connection::Cluster(mut c) => invocation.invoke_async(&mut c).await,
             }
         })
         .await
@@ -662,15 +670,7 @@ impl TokenStore for RedisStore {
             .await?;
         let mut invocation = self.raise_watermark.key(self.key_watermarks());
         invocation.arg(scope.field()).arg(before);
-        let conn = self.connections.get()?;
-        let raised = self
-            .bounded(async {
-                match conn {
-                    Connection::Single(mut c) => invocation.invoke_async(&mut c).await,
-                    Connection::Cluster(mut c) => invocation.invoke_async(&mut c).await,
-                }
-            })
-            .await?;
+        let raised = self.invoke(&invocation).await?;
         // As for one token: every instance's view has it, or asks Redis.
         tokio::time::sleep(self.view.lease()).await;
         Ok(raised)
