@@ -224,7 +224,14 @@ def memory_kib(pid, field):
     return 0
 
 
+def stop_on_sigterm(signum, frame):
+    # `kill PID` (or a background run, where Ctrl-C is ignored) stops the
+    # contenders too, through main's cleanup.
+    raise KeyboardInterrupt
+
+
 def main():
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     ensure_tools()
     log("building sharetoken in release mode")
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
@@ -374,7 +381,7 @@ def serve_for_profiling(work, instances, urls, access_token):
     for label, url in urls.items():
         log(f"{label}: wrk -t2 -c32 -d10s '{url}'")
     log(f"mint (Redis):     wrk -t2 -c32 -d10s -s {mint_lua} {instances['redis_st'][1]}/u-route/baas/sys/v1.1/connectors/minio/bench/sharetoken")
-    log("Ctrl-C to stop")
+    log("Ctrl-C (or kill the bench's pid) to stop")
     try:
         while True:
             time.sleep(3600)
