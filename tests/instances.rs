@@ -204,6 +204,60 @@ async fn a_revocation_log_that_goes_back_is_read_again_from_its_start() {
 }
 
 #[tokio::test]
+async fn a_revoke_waits_for_the_longest_lease_any_instance_runs_with() {
+    let redis = RedisServer::start();
+    // a keeps no view at all; b trusts its view for 2 s after each read.
+    let dir = configure_with(&redis.url(), "revocation_lease_ms = 0");
+    let long = dir.path().join("long-lease.toml");
+    let config = std::fs::read_to_string(config_of(&dir)).unwrap();
+    std::fs::write(
+        &long,
+        config.replace("revocation_lease_ms = 0", "revocation_lease_ms = 2000"),
+    )
+    .unwrap();
+    let a = start(&dir, "a").await;
+    let b = Instance::start(&long, dir.path(), "b").await;
+    let (token, jti) = mint(&a).await;
+    // b reads the log every 500 ms.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_served(&b, &token).await;
+    revoke(&a, &jti).await;
+    assert_revoked(&b, &token).await;
+    assert_revoked(&a, &token).await;
+}
+
+#[tokio::test]
+async fn a_revocation_log_that_lost_entries_sends_the_tokens_they_covered_to_redis() {
+    let redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    let a = start(&dir, "a").await;
+    let mut b = start(&dir, "b").await;
+    let log = format!("{}:{{rev}}:log", key_prefix(&dir));
+    let (trimmed, trimmed_id) = mint(&a).await;
+    let (deleted, deleted_id) = mint(&a).await;
+    revoke(&a, &trimmed_id).await;
+    // Every entry trimmed away (by hand, or by a memory policy).
+    redis.cli(&["XTRIM", &log, "MAXLEN", "0"]);
+    b.restart().await;
+    assert_revoked(&a, &trimmed).await;
+    assert_revoked(&b, &trimmed).await;
+    // The whole log deleted: it begins again, whole from then on.
+    revoke(&b, &deleted_id).await;
+    redis.cli(&["DEL", &log]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.restart().await;
+    for instance in [&a, &b] {
+        assert_revoked(instance, &trimmed).await;
+        assert_revoked(instance, &deleted).await;
+    }
+    // Tokens minted after are revoked through the new log at once.
+    let (later, later_id) = mint(&b).await;
+    assert_served(&a, &later).await;
+    revoke(&b, &later_id).await;
+    assert_revoked(&a, &later).await;
+}
+
+#[tokio::test]
 async fn with_no_revocation_lease_every_view_asks_redis() {
     let redis = RedisServer::start();
     let dir = configure_with(&redis.url(), "revocation_lease_ms = 0");

@@ -33,6 +33,9 @@ use crate::token::ShareClaims;
 pub const REDIS_LAYOUT: u64 = 2;
 const RAISE_WATERMARK: &str = include_str!("../../migrations/redis/raise_watermark.lua");
 const READ_REVOCATION_LOG: &str = include_str!("../../migrations/redis/read_revocation_log.lua");
+const WAIT_FOR_FOLLOWERS: &str = include_str!("../../migrations/redis/wait_for_followers.lua");
+/// The longest lease honoured: every revoke may wait this long.
+const MAX_LEASE: Duration = Duration::from_secs(10);
 /// Most audit events kept per token.
 const TRAIL_MAX: isize = 1000;
 
@@ -180,6 +183,9 @@ pub struct RedisStore {
     retention: Retention,
     raise_watermark: Script,
     read_revocation_log: Script,
+    wait_for_followers: Script,
+    /// This process, among the instances that follow the revocation log.
+    instance_id: String,
     /// Whether the layout migration has run against this Redis.
     migrated: Arc<AtomicBool>,
     /// Where the settings point, without credentials, for messages.
@@ -250,11 +256,13 @@ impl RedisStore {
             retention,
             raise_watermark: Script::new(RAISE_WATERMARK),
             read_revocation_log: Script::new(READ_REVOCATION_LOG),
+            wait_for_followers: Script::new(WAIT_FOR_FOLLOWERS),
+            instance_id: new_instance_id(),
             migrated: Arc::new(AtomicBool::new(false)),
             target,
-            view: Arc::new(RevocationView::new(Duration::from_millis(
-                settings.revocation_lease_ms,
-            ))),
+            view: Arc::new(RevocationView::new(
+                Duration::from_millis(settings.revocation_lease_ms).min(MAX_LEASE),
+            )),
         };
         match store.migrate().await {
             Ok(()) => {}
@@ -298,6 +306,26 @@ impl RedisStore {
                     .arg("NX"),
             )
             .await?;
+        // The log's first entry says from when it is whole: from the first
+        // second after `since` (a layout-1 revocation may share its second).
+        let since: UnixSeconds = self
+            .query(redis::cmd("GET").arg(self.key_log_since()))
+            .await?;
+        let log_exists: bool = self
+            .query(redis::cmd("EXISTS").arg(self.key_revocation_log()))
+            .await?;
+        if !log_exists {
+            let from = if since == 0 { 0 } else { since + 1 };
+            let _: String = self
+                .query(
+                    redis::cmd("XADD")
+                        .arg(self.key_revocation_log())
+                        .arg("*")
+                        .arg("from")
+                        .arg(from),
+                )
+                .await?;
+        }
         if recorded != Some(REDIS_LAYOUT) {
             let _: () = self
                 .query(redis::cmd("SET").arg(&key).arg(REDIS_LAYOUT))
@@ -337,26 +365,34 @@ impl RedisStore {
     /// reached the end of the log and the view holds all of it.
     async fn follow_log_once(&self) -> Result<bool, StoreError> {
         if !self.view.begun() {
-            let since: Option<UnixSeconds> = self
-                .query(redis::cmd("GET").arg(self.key_log_since()))
-                .await?;
+            let marks = self.watermarks_in_redis().await?;
+            self.view.begin(marks);
+        }
+        let lease_ms = u64::try_from(self.view.lease().as_millis()).unwrap_or(u64::MAX);
+        let mut read = 0;
+        loop {
+            let mut invocation = self.read_revocation_log.key(self.key_revocation_log());
+            invocation
+                .key(self.key_log_since())
+                .key(self.key_followers())
+                .arg(self.view.last_id())
+                .arg(BATCH)
+                .arg(&self.instance_id)
+                .arg(lease_ms);
+            let (added, last_generated, complete_from, range): (
+                i64,
+                String,
+                UnixSeconds,
+                redis::streams::StreamRangeReply,
+            ) = self.invoke(&invocation).await?;
             // Not migrated: Redis was down at start, or restarted empty.
-            let Some(since) = since else {
+            let Ok(added) = u64::try_from(added) else {
                 self.migrate().await.map_err(|e| match e {
                     MigrateError::TooNew(v) => StoreError(format!("Redis holds layout {v}")),
                     MigrateError::Store(e) => e,
                 })?;
                 return Ok(false);
             };
-            let marks = self.watermarks_in_redis().await?;
-            self.view.begin(since, marks);
-        }
-        let mut read = 0;
-        loop {
-            let mut invocation = self.read_revocation_log.key(self.key_revocation_log());
-            invocation.arg(self.view.last_id()).arg(BATCH);
-            let (added, last_generated, range): (u64, String, redis::streams::StreamRangeReply) =
-                self.invoke(&invocation).await?;
             let entries = range.ids;
             read += entries.len() as u64;
             let full = entries.len() == BATCH;
@@ -364,7 +400,9 @@ impl RedisStore {
             let parsed = entries.iter().filter_map(log_entry).collect();
             self.view.apply(parsed, last_id, SystemClock.now());
             if !full {
-                return Ok(self.view.reached_end(added, &last_generated, read));
+                return Ok(self
+                    .view
+                    .reached_end(added, &last_generated, complete_from, read));
             }
         }
     }
@@ -385,6 +423,16 @@ impl RedisStore {
             xadd.arg(*name).arg(value);
         }
         self.query::<String>(&xadd).await.map(|_| ())
+    }
+
+    /// Waits, once a revocation is written, until no instance trusts a view
+    /// read before it (`wait_for_followers.lua`): then every instance
+    /// refuses the token.
+    async fn wait_for_followers(&self) -> Result<(), StoreError> {
+        let invocation = self.wait_for_followers.key(self.key_followers());
+        let wait_ms: u64 = self.invoke(&invocation).await?;
+        tokio::time::sleep(Duration::from_millis(wait_ms).min(MAX_LEASE)).await;
+        Ok(())
     }
 
     async fn watermarks_in_redis(&self) -> Result<Watermarks, StoreError> {
@@ -425,6 +473,9 @@ impl RedisStore {
     }
     fn key_log_since(&self) -> String {
         format!("{}:{{rev}}:since", self.prefix)
+    }
+    fn key_followers(&self) -> String {
+        format!("{}:{{rev}}:followers", self.prefix)
     }
 
     /// Runs one command under the timeout.
@@ -494,6 +545,14 @@ impl RedisStore {
         })
         .transpose()
     }
+}
+
+/// A random name for this process among the log's followers.
+fn new_instance_id() -> String {
+    let mut bytes = [0u8; 8];
+    // Uniqueness, not secrecy: a failure leaves the process id alone.
+    let _ = getrandom::fill(&mut bytes);
+    format!("{}-{}", std::process::id(), hex::encode(bytes))
 }
 
 /// A revocation log entry, as [`RedisStore::log_revocation`] wrote it.
@@ -630,9 +689,9 @@ impl TokenStore for RedisStore {
             return Ok(Revocation::Unknown);
         };
         if record.revoked_at.is_some() {
-            // An earlier attempt may have failed after writing: its lease
-            // is waited for here (see below).
-            tokio::time::sleep(self.view.lease()).await;
+            // An earlier attempt may have failed after writing: it is
+            // waited for here (see below).
+            self.wait_for_followers().await?;
             return Ok(Revocation::AlreadyRevoked(record));
         }
         self.log_revocation(&[("j", jti.to_owned()), ("x", record.expires_at.to_string())])
@@ -654,9 +713,9 @@ impl TokenStore for RedisStore {
             .arg("KEEPTTL")
             .ignore();
         self.pipeline::<()>(&pipe).await?;
-        // By now every instance has read the log, or no longer trusts what
-        // it read and asks Redis (`revocation_view`).
-        tokio::time::sleep(self.view.lease()).await;
+        // Then every instance has read the log, or no longer trusts what it
+        // read and asks Redis (`revocation_view`).
+        self.wait_for_followers().await?;
         Ok(Revocation::Revoked(record))
     }
 
@@ -672,7 +731,7 @@ impl TokenStore for RedisStore {
         invocation.arg(scope.field()).arg(before);
         let raised = self.invoke(&invocation).await?;
         // As for one token: every instance's view has it, or asks Redis.
-        tokio::time::sleep(self.view.lease()).await;
+        self.wait_for_followers().await?;
         Ok(raised)
     }
 

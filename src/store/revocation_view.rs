@@ -5,16 +5,20 @@
 //! Redis stream, `<p>:{rev}:log`, which every instance reads four times a
 //! lease (`store.redis.revocation_lease_ms`, 200 ms by default, so every
 //! 50 ms). The view is trusted on that lease: a read that reached the end of
-//! the log, sent at time t, vouches for the view until t + lease. A revoke
-//! answers only a lease after its entry is in the log, so by then every instance
-//! has either read the entry or stopped trusting its view and asks Redis
-//! itself (case R2, "at once"). When Redis stops answering, the lease lapses
-//! and checks fail closed as before (case R3).
+//! the log, sent at time t, vouches for the view until t + lease. Each read
+//! also records in Redis until when its instance may trust it, and a revoke,
+//! once written, waits until every instance's trust from before has lapsed,
+//! so by then every instance has either read the entry or stopped trusting
+//! its view and asks Redis itself (case R2, "at once"), whatever lease each
+//! instance runs with. When Redis stops answering, the lease lapses and
+//! checks fail closed as before (case R3).
 //!
 //! A log that went back (Redis restarted empty, flushed, or failed over to
 //! a replica that lacked entries) is noticed by the log's own counters,
 //! `entries-added` and `last-generated-id`, or by the failed read: the view
-//! is then dropped and read again from the start.
+//! is then dropped and read again from the start. A log that lost entries
+//! (trimmed, deleted, evicted) says from when it is whole again
+//! (`complete-from`); older tokens are checked in Redis.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,10 +46,13 @@ pub enum Entry {
 
 #[derive(Default)]
 struct State {
-    /// When the log began (its first layout-2 start): tokens issued up to
-    /// then may have been revoked by an earlier version, which kept no log,
-    /// so they are checked in Redis.
-    since: Option<UnixSeconds>,
+    /// Whether the watermarks Redis holds have been loaded.
+    begun: bool,
+    /// The first second from which the log holds every revocation, as the
+    /// last whole read found it: tokens issued before may have revocations
+    /// that are not in it (made by an earlier version, which kept no log, or
+    /// trimmed or deleted), so they are checked in Redis.
+    complete_from: Option<UnixSeconds>,
     /// Revoked token ids and when each token expires.
     revoked: HashMap<String, UnixSeconds>,
     marks: Watermarks,
@@ -105,7 +112,7 @@ impl RevocationView {
             return None;
         }
         let state = self.state.read().ok()?;
-        if claims.issued_at <= state.since? {
+        if claims.issued_at < state.complete_from? {
             return None;
         }
         Some(
@@ -124,20 +131,20 @@ impl RevocationView {
             return None;
         }
         let state = self.state.read().ok()?;
-        state.since?;
+        state.complete_from?;
         Some(state.marks.clone())
     }
 
     /// Whether the view has been started ([`begin`](Self::begin)).
     pub fn begun(&self) -> bool {
-        self.state.read().is_ok_and(|s| s.since.is_some())
+        self.state.read().is_ok_and(|s| s.begun)
     }
 
-    /// Starts the view: when the log began, and the watermarks Redis holds
-    /// (some may predate the log).
-    pub fn begin(&self, since: UnixSeconds, marks: Watermarks) {
+    /// Starts the view with the watermarks Redis holds (some may predate
+    /// the log).
+    pub fn begin(&self, marks: Watermarks) {
         if let Ok(mut state) = self.state.write() {
-            state.since = Some(since);
+            state.begun = true;
             for (field, before) in marks.0 {
                 raise(&mut state.marks, field, before);
             }
@@ -178,11 +185,18 @@ impl RevocationView {
     }
 
     /// A read reached the end of the log, which then held `added` entries
-    /// in all (`entries-added`), the newest `last_generated`, after `read` new
-    /// ones applied since the last such read: whether the view now holds the
-    /// whole log. When it does not (the log went back, or entries were
-    /// missed), the view is dropped ([`reset`](Self::reset)).
-    pub fn reached_end(&self, added: u64, last_generated: &str, read: u64) -> bool {
+    /// in all (`entries-added`), the newest `last_generated`, and was whole
+    /// from `complete_from`, after `read` new ones applied since the last
+    /// such read: whether the view now holds the whole log. When it does not
+    /// (the log went back, or entries were missed), the view is dropped
+    /// ([`reset`](Self::reset)).
+    pub fn reached_end(
+        &self,
+        added: u64,
+        last_generated: &str,
+        complete_from: UnixSeconds,
+        read: u64,
+    ) -> bool {
         let Ok(mut state) = self.state.write() else {
             return false;
         };
@@ -196,6 +210,7 @@ impl RevocationView {
         };
         if whole {
             state.added_seen = Some(added);
+            state.complete_from = Some(complete_from);
             return true;
         }
         drop(state);
@@ -246,9 +261,11 @@ mod tests {
 
     const LEASE: Duration = Duration::from_millis(200);
 
-    fn begun_at(since: UnixSeconds) -> RevocationView {
+    /// A view begun with no watermarks, whole from `from` after a first read.
+    fn begun_at(from: UnixSeconds) -> RevocationView {
         let view = RevocationView::new(LEASE);
-        view.begin(since, Watermarks::default());
+        view.begin(Watermarks::default());
+        assert!(view.reached_end(0, "0-0", from, 0));
         view
     }
 
@@ -269,19 +286,21 @@ mod tests {
         assert_eq!(view.is_revoked(&claims("t1", 200)), Some(true));
         assert_eq!(view.last_id(), "5-0");
         // A lease that lapsed: ask Redis.
-        let stale = RevocationView::new(LEASE);
-        stale.begin(100, Watermarks::default());
+        let stale = begun_at(100);
         stale.vouch(now() - 201_000_000);
         assert_eq!(stale.is_revoked(&claims("t1", 200)), None);
     }
 
     #[test]
-    fn tokens_issued_before_the_log_began_are_checked_in_redis() {
+    fn tokens_issued_before_the_log_is_whole_are_checked_in_redis() {
         let view = begun_at(100);
         view.vouch(now());
         assert_eq!(view.is_revoked(&claims("t1", 99)), None);
-        assert_eq!(view.is_revoked(&claims("t1", 100)), None);
-        assert_eq!(view.is_revoked(&claims("t1", 101)), Some(false));
+        assert_eq!(view.is_revoked(&claims("t1", 100)), Some(false));
+        // A later read finds entries deleted up to second 149.
+        assert!(view.reached_end(0, "0-0", 150, 0));
+        assert_eq!(view.is_revoked(&claims("t1", 149)), None);
+        assert_eq!(view.is_revoked(&claims("t1", 150)), Some(false));
         // Not begun: never answers.
         let unbegun = RevocationView::new(LEASE);
         unbegun.vouch(now());
@@ -294,7 +313,8 @@ mod tests {
         let mut held = Watermarks::default();
         held.0.insert("u:app".into(), 300);
         let view = RevocationView::new(LEASE);
-        view.begin(100, held);
+        view.begin(held);
+        assert!(view.reached_end(0, "0-0", 100, 0));
         view.vouch(now());
         view.apply(
             vec![Entry::Watermark {
@@ -318,18 +338,19 @@ mod tests {
 
     #[test]
     fn a_log_that_went_back_or_skipped_entries_drops_the_view() {
-        let view = begun_at(100);
         // The first read, from the start, is taken as the whole log.
+        let view = RevocationView::new(LEASE);
+        view.begin(Watermarks::default());
         view.apply(vec![token("t1")], Some("10-0".into()), 200);
-        assert!(view.reached_end(7, "10-0", 1));
+        assert!(view.reached_end(7, "10-0", 100, 1));
         view.vouch(now());
         assert_eq!(view.is_revoked(&claims("t1", 200)), Some(true));
         // One more entry, read: whole.
         view.apply(vec![token("t2")], Some("11-0".into()), 200);
-        assert!(view.reached_end(8, "11-0", 1));
+        assert!(view.reached_end(8, "11-0", 100, 1));
         // Two added, one read (another had an id below ours): dropped.
         view.apply(vec![token("t3")], Some("12-0".into()), 200);
-        assert!(!view.reached_end(10, "12-0", 1));
+        assert!(!view.reached_end(10, "12-0", 100, 1));
         assert_eq!(view.is_revoked(&claims("t1", 200)), None);
         assert!(!view.begun());
         assert_eq!(view.last_id(), "0-0");
@@ -337,10 +358,11 @@ mod tests {
         // A log that went back (fewer entries ever added, or a newest id
         // that is not ours): dropped.
         for (added, newest) in [(5, "11-0"), (8, "9-0")] {
-            let view = begun_at(100);
+            let view = RevocationView::new(LEASE);
+            view.begin(Watermarks::default());
             view.apply(vec![token("t1")], Some("11-0".into()), 200);
-            assert!(view.reached_end(8, "11-0", 1));
-            assert!(!view.reached_end(added, newest, 0));
+            assert!(view.reached_end(8, "11-0", 100, 1));
+            assert!(!view.reached_end(added, newest, 100, 0));
             assert!(!view.begun());
         }
     }
