@@ -258,6 +258,28 @@ async fn a_revocation_log_that_lost_entries_sends_the_tokens_they_covered_to_red
 }
 
 #[tokio::test]
+async fn once_redis_is_back_after_a_restart_no_request_pays_for_the_broken_connection() {
+    let mut redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    let instance = start(&dir, "a").await;
+    let (token, _) = mint(&instance).await;
+    // Every worker thread has used its connection.
+    for _ in 0..8 {
+        assert_served(&instance, &token).await;
+        mint(&instance).await;
+    }
+    redis.kill();
+    redis.restart();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Each worker's connection broke with the restart: each is made again
+    // by the request that finds it broken, which is then served.
+    for _ in 0..8 {
+        mint(&instance).await;
+        assert_served(&instance, &token).await;
+    }
+}
+
+#[tokio::test]
 async fn with_no_revocation_lease_every_view_asks_redis() {
     let redis = RedisServer::start();
     let dir = configure_with(&redis.url(), "revocation_lease_ms = 0");

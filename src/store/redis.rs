@@ -480,14 +480,7 @@ impl RedisStore {
 
     /// Runs one command under the timeout.
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        let conn = self.connections.get()?;
-        self.bounded(async {
-            match conn {
-                Connection::Single(mut c) => cmd.query_async(&mut c).await,
-                Connection::Cluster(mut c) => cmd.query_async(&mut c).await,
-            }
-        })
-        .await
+        self.on_connection(Work::Command(cmd)).await
     }
 
     /// Runs a Lua script under the timeout; its keys must share a slot.
@@ -495,23 +488,25 @@ impl RedisStore {
         &self,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, StoreError> {
-        let conn = self.connections.get()?;
-        self.bounded(async {
-            match conn {
-                Connection::Single(mut c) => invocation.invoke_async(&mut c).await,
-                Connection::Cluster(mut c) => invocation.invoke_async(&mut c).await,
-            }
-        })
-        .await
+        self.on_connection(Work::Script(invocation)).await
     }
 
     /// Runs a pipeline under the timeout; every key in it must share a slot.
     async fn pipeline<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T, StoreError> {
+        self.on_connection(Work::Pipeline(pipe)).await
+    }
+
+    /// Runs `work` on this thread's connection under the timeout. A
+    /// connection found broken (Redis restarted since its last use) is
+    /// tried once more, on the connection made again in its place, so that
+    /// a restart costs no request a 503. Everything sent is idempotent but
+    /// audit appends, which may then record an event twice.
+    async fn on_connection<T: FromRedisValue>(&self, work: Work<'_>) -> Result<T, StoreError> {
         let conn = self.connections.get()?;
         self.bounded(async {
-            match conn {
-                Connection::Single(mut c) => pipe.query_async(&mut c).await,
-                Connection::Cluster(mut c) => pipe.query_async(&mut c).await,
+            match work.send(conn.clone()).await {
+                Err(e) if e.is_connection_dropped() || e.is_io_error() => work.send(conn).await,
+                other => other,
             }
         })
         .await
@@ -563,6 +558,26 @@ fn log_entry(entry: &redis::streams::StreamId) -> Option<Entry> {
     match (entry.get("w"), entry.get("b")) {
         (Some(field), Some(before)) => Some(Entry::Watermark { field, before }),
         _ => None,
+    }
+}
+
+/// What one round trip sends.
+enum Work<'a> {
+    Command(&'a Cmd),
+    Pipeline(&'a Pipeline),
+    Script(&'a redis::ScriptInvocation<'a>),
+}
+
+impl Work<'_> {
+    async fn send<T: FromRedisValue>(&self, conn: Connection) -> redis::RedisResult<T> {
+        match (self, conn) {
+            (Work::Command(cmd), Connection::Single(mut c)) => cmd.query_async(&mut c).await,
+            (Work::Command(cmd), Connection::Cluster(mut c)) => cmd.query_async(&mut c).await,
+            (Work::Pipeline(pipe), Connection::Single(mut c)) => pipe.query_async(&mut c).await,
+            (Work::Pipeline(pipe), Connection::Cluster(mut c)) => pipe.query_async(&mut c).await,
+            (Work::Script(script), Connection::Single(mut c)) => script.invoke_async(&mut c).await,
+            (Work::Script(script), Connection::Cluster(mut c)) => script.invoke_async(&mut c).await,
+        }
     }
 }
 
