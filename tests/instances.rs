@@ -845,6 +845,28 @@ async fn read_slowly(
 }
 
 #[tokio::test]
+async fn a_download_is_cut_once_its_instance_cannot_reach_redis_for_two_checks() {
+    let mut redis = RedisServer::start();
+    let dir = configure(&redis.url());
+    let (instance, token) = serving_a_large_object(&dir, 30).await;
+    let response = instance.view("docs/big.bin", &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // 64 MiB at 2 MiB/s: half a minute, were it not cut.
+    let reading = tokio::spawn(read_slowly(response, 2 * 1024 * 1024));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A partition: a revoke made elsewhere meanwhile could not be seen.
+    redis.kill();
+    let cut = tokio::time::timeout(Duration::from_secs(20), reading)
+        .await
+        .expect("the download is cut, not left running")
+        .unwrap();
+    assert!(cut.is_err(), "the body ended as if whole");
+    assert!(instance
+        .log_text()
+        .contains("checks in a row unanswered during a download"));
+}
+
+#[tokio::test]
 async fn on_sigterm_a_download_in_flight_finishes_then_the_server_exits() {
     let dir = configure_embedded();
     let (mut instance, token) = serving_a_large_object(&dir, 30).await;

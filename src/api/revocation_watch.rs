@@ -24,7 +24,14 @@ pub struct RevocationWatch {
     store: Arc<dyn TokenStore>,
     next_check: Instant,
     check: Option<Check>,
+    /// Checks in a row the store could not answer.
+    unanswered: u8,
 }
+
+/// Checks in a row a store may leave unanswered before a download is cut:
+/// a download must not outlast its token's revocation for as long as its
+/// instance cannot reach the store (a partition), only for a blip.
+const UNANSWERED_LIMIT: u8 = 2;
 
 impl RevocationWatch {
     pub fn new(claims: ShareClaims, store: Arc<dyn TokenStore>) -> Self {
@@ -33,12 +40,14 @@ impl RevocationWatch {
             store,
             next_check: Instant::now() + RECHECK,
             check: None,
+            unanswered: 0,
         }
     }
 
-    /// Polled with each chunk: `true` once the token is known to be revoked.
-    /// A store that cannot answer does not cut a download under way (the
-    /// view was allowed when it started); the next check asks again.
+    /// Polled with each chunk: `true` once the token is known to be revoked,
+    /// or once the store has left [`UNANSWERED_LIMIT`] checks in a row
+    /// unanswered (fail closed: it may have been revoked meanwhile). One
+    /// unanswered check does not cut it; the next one asks again.
     pub fn poll_revoked(&mut self, cx: &mut Context<'_>) -> bool {
         if self.check.is_none() {
             if Instant::now() < self.next_check {
@@ -53,14 +62,31 @@ impl RevocationWatch {
             Poll::Ready(answer) => {
                 self.check = None;
                 self.next_check = Instant::now() + RECHECK;
-                if answer.as_ref().is_ok_and(|revoked| *revoked) {
-                    log::info!(
-                        "share token {} was revoked during a download: the download is cut",
-                        self.claims.jti
-                    );
-                    return true;
+                match answer {
+                    Ok(true) => {
+                        log::info!(
+                            "share token {} was revoked during a download: the download is cut",
+                            self.claims.jti
+                        );
+                        true
+                    }
+                    Ok(false) => {
+                        self.unanswered = 0;
+                        false
+                    }
+                    Err(e) => {
+                        self.unanswered += 1;
+                        let cut = self.unanswered >= UNANSWERED_LIMIT;
+                        if cut {
+                            log::warn!(
+                                "share token {}: the store left {} checks in a row unanswered during a download ({e}): the download is cut",
+                                self.claims.jti,
+                                self.unanswered
+                            );
+                        }
+                        cut
+                    }
                 }
-                false
             }
         }
     }
