@@ -64,9 +64,29 @@ pub fn from_rfc3339(text: &str) -> Option<UnixSeconds> {
         .map(|dt| dt.unix_timestamp())
 }
 
+/// As [`from_rfc3339`], rounded up to a whole second. Tokens carry whole
+/// seconds, so "issued before 12:00:00.5" must take in every token of
+/// 12:00:00: some were issued before the half second.
+pub fn from_rfc3339_rounded_up(text: &str) -> Option<UnixSeconds> {
+    use time::format_description::well_known::Rfc3339;
+    let dt = time::OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    Some(dt.unix_timestamp() + i64::from(dt.nanosecond() > 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_with_a_fraction_rounds_up_to_the_next_second() {
+        let whole = from_rfc3339("2026-12-04T05:20:32Z").unwrap();
+        assert_eq!(from_rfc3339_rounded_up("2026-12-04T05:20:32Z"), Some(whole));
+        assert_eq!(
+            from_rfc3339_rounded_up("2026-12-04T05:20:32.500Z"),
+            Some(whole + 1)
+        );
+        assert_eq!(from_rfc3339_rounded_up("not a time"), None);
+    }
 
     #[test]
     fn rfc3339_round_trips_whole_seconds() {

@@ -7,7 +7,7 @@ use super::caller::Caller;
 use super::{read_body, ApiError, AppState, Success};
 use crate::audit::{AuditEvent, AuditKind};
 use crate::auth::Role;
-use crate::clock::{from_rfc3339, to_rfc3339};
+use crate::clock::{from_rfc3339, from_rfc3339_rounded_up, to_rfc3339};
 use crate::storage::ConnectorId;
 use crate::store::{BulkScope, Revocation, TokenFilter, TokenRecord, TokenState, Watermarks};
 
@@ -308,7 +308,7 @@ pub async fn revoke_in_bulk(
     let before = match &request.issued_before {
         None => now + 1,
         Some(text) => {
-            let t = from_rfc3339(text)
+            let t = from_rfc3339_rounded_up(text)
                 .ok_or_else(|| ApiError::BadRequest("'issuedBefore' must be RFC 3339".into()))?;
             if t > now + 1 {
                 return Err(ApiError::BadRequest(

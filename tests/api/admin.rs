@@ -90,6 +90,29 @@ async fn revoking_a_connector_revokes_its_tokens_and_no_others() {
 }
 
 #[tokio::test]
+async fn a_time_with_a_fraction_revokes_every_token_of_its_second() {
+    let app = spawn_app().await;
+    app.put(LOCAL, "k", "x");
+    let body = json!({"shareType": 0, "key": "k", "timeoutInMinutes": 30});
+    app.clock.set(T0 + 50);
+    // Issued at 00:00:50 (tokens carry whole seconds): perhaps before .5.
+    let (same_second, _) = app.mint(LOCAL, body.clone()).await;
+    app.clock.set(T0 + 51);
+    let (next_second, _) = app.mint(LOCAL, body).await;
+    let response = app
+        .bulk(json!({"issuedBefore": "2026-12-03T00:00:50.500Z"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["result"]["revokedBefore"], "2026-12-03T00:00:51Z");
+    assert_eq!(
+        app.view("k", &same_second).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.view("k", &next_second).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn revoking_a_client_or_everything_issued_before_a_time() {
     let app = spawn_app().await;
     app.put(LOCAL, "k", "x");
