@@ -61,6 +61,8 @@ struct State {
     /// The log's `entries-added` when the view last held all of it; `None`
     /// until a first read from the start has reached its end.
     added_seen: Option<u64>,
+    /// When expired entries were last forgotten.
+    pruned_at: UnixSeconds,
 }
 
 impl State {
@@ -160,8 +162,8 @@ impl RevocationView {
     }
 
     /// Applies entries read from the log, the last of them `last_id`, and
-    /// forgets what no longer matters at `now` (expired tokens, watermarks
-    /// older than the longest token life).
+    /// (at most once a minute) forgets what no longer matters at `now`:
+    /// expired tokens, watermarks older than the longest token life.
     pub fn apply(&self, entries: Vec<Entry>, last_id: Option<String>, now: UnixSeconds) {
         let Ok(mut state) = self.state.write() else {
             return;
@@ -177,6 +179,12 @@ impl RevocationView {
         if let Some(id) = last_id {
             state.last_id = id;
         }
+        // Once a minute: the maps may hold a day of revocations, and a
+        // read comes four times a lease.
+        if now < state.pruned_at + 60 {
+            return;
+        }
+        state.pruned_at = now;
         state.revoked.retain(|_, expires_at| *expires_at > now);
         state
             .marks
