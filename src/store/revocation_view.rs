@@ -162,34 +162,36 @@ impl RevocationView {
     }
 
     /// Applies entries read from the log, the last of them `last_id`, and
-    /// (at most once a minute) forgets what no longer matters at `now`:
-    /// expired tokens, watermarks older than the longest token life.
+    /// forgets what no longer matters at `now`: watermarks older than the
+    /// longest token life, and (once a minute) expired tokens.
     pub fn apply(&self, entries: Vec<Entry>, last_id: Option<String>, now: UnixSeconds) {
         let Ok(mut state) = self.state.write() else {
             return;
         };
         for entry in entries {
             match entry {
-                Entry::Token { jti, expires_at } => {
+                // An expired token is refused as expired: no need to hold it.
+                Entry::Token { jti, expires_at } if expires_at > now => {
                     state.revoked.insert(jti, expires_at);
                 }
+                Entry::Token { .. } => {}
                 Entry::Watermark { field, before } => raise(&mut state.marks, field, before),
             }
         }
         if let Some(id) = last_id {
             state.last_id = id;
         }
-        // Once a minute: the maps may hold a day of revocations, and a
-        // read comes four times a lease.
-        if now < state.pruned_at + 60 {
-            return;
-        }
-        state.pruned_at = now;
-        state.revoked.retain(|_, expires_at| *expires_at > now);
+        // Watermarks are a few (one per connector or client at most).
         state
             .marks
             .0
             .retain(|_, before| *before + MAX_TOKEN_LIFE > now);
+        // Revoked tokens, once a minute: they may be a day of revocations,
+        // and a read comes four times a lease.
+        if now >= state.pruned_at + 60 {
+            state.pruned_at = now;
+            state.revoked.retain(|_, expires_at| *expires_at > now);
+        }
     }
 
     /// A read reached the end of the log, which then held `added` entries
