@@ -387,10 +387,7 @@ impl RedisStore {
             ) = self.invoke(&invocation).await?;
             // Not migrated: Redis was down at start, or restarted empty.
             let Ok(added) = u64::try_from(added) else {
-                self.migrate().await.map_err(|e| match e {
-                    MigrateError::TooNew(v) => StoreError(format!("Redis holds layout {v}")),
-                    MigrateError::Store(e) => e,
-                })?;
+                self.migrate().await?;
                 return Ok(false);
             };
             let entries = range.ids;
@@ -584,6 +581,17 @@ impl Work<'_> {
 enum MigrateError {
     TooNew(u64),
     Store(StoreError),
+}
+
+impl From<MigrateError> for StoreError {
+    fn from(e: MigrateError) -> Self {
+        match e {
+            MigrateError::TooNew(v) => StoreError(format!(
+                "Redis holds a newer layout ({v}); upgrade sharetoken"
+            )),
+            MigrateError::Store(e) => e,
+        }
+    }
 }
 
 impl From<StoreError> for MigrateError {
@@ -816,15 +824,7 @@ impl TokenStore for RedisStore {
         // An instance that started while Redis was down records the layout
         // now (pruning runs at start and then periodically).
         if !self.migrated.load(Ordering::Relaxed) {
-            match self.migrate().await {
-                Ok(()) => {}
-                Err(MigrateError::TooNew(v)) => {
-                    return Err(StoreError(format!(
-                        "Redis holds a newer layout ({v}); upgrade sharetoken"
-                    )))
-                }
-                Err(MigrateError::Store(e)) => return Err(e),
-            }
+            self.migrate().await?;
         }
         // Records expire by themselves (EXAT); only the index needs pruning.
         // Index scores are already "expiry + retention".
